@@ -1,0 +1,137 @@
+"""The ``seedfeed`` command: thin, it parses arguments and calls the library.
+
+Exit codes: 0 published (bad seeds skipped with warnings), 1 unexpected failure,
+2 usage or configuration error, 3 seeds were skipped and ``--strict`` was given.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from . import __version__
+from .config import Config, ConfigError, load_config
+from .publish import PublishError, Report, publish
+from .scaffold import ScaffoldError, scaffold
+from .store import StoreError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+log = logging.getLogger("seedfeed")
+
+
+class _LineHandler(logging.Handler):
+    """One plain line per message on stderr: ``warning: seeds/x.txt: skipped: empty file``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"{record.levelname.lower()}: {record.getMessage()}", markup=False)
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    log.handlers[:] = [_LineHandler()]
+    log.setLevel(level)
+    log.propagate = False
+
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="config.toml, or the folder holding it (default: ./config.toml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="seedfeed")
+@click.option("-v", "--verbose", count=True, help="Say more.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Publish folders of clipped articles as Atom and RSS feeds."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = {"quiet": quiet}
+
+
+def _load(config_path: Path | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+
+
+def _run(config: Config, *, dry_run: bool) -> Report:
+    try:
+        return publish(config, dry_run=dry_run)
+    except PublishError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except StoreError as exc:
+        err.print(f"error: state store: {exc}", markup=False)
+        sys.exit(EXIT_FAILURE)
+    except Exception as exc:  # a bug or the disk: say so, leave the old feeds in place
+        log.debug("traceback", exc_info=True)
+        err.print(f"error: publish failed, previous feeds left as they were: {exc!r}", markup=False)
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.command("publish")
+@config_option
+@click.option("--strict", is_flag=True, help="Exit 3 when any seed was skipped.")
+@click.pass_context
+def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> None:
+    """Read the seeds and write the feeds (only files whose bytes change)."""
+    config = _load(config_path)
+    report = _run(config, dry_run=False)
+    if not ctx.obj["quiet"]:
+        written = ", ".join(report.written) or "none (all up to date)"
+        err.print(
+            f"published {sum(report.entries.values())} entries in {len(report.entries)} feed(s)"
+            f" from {report.seeds} seeds ({report.parsed} read, {report.unchanged} unchanged,"
+            f" {len(report.skipped)} skipped) in {report.seconds:.2f} s; written: {written}",
+            markup=False,
+        )
+    sys.exit(EXIT_SKIPPED if strict and report.skipped else EXIT_OK)
+
+
+@cli.command("check")
+@config_option
+def check_cmd(config_path: Path | None) -> None:
+    """Parse the config and every seed, report problems, write nothing."""
+    config = _load(config_path)
+    report = _run(config, dry_run=True)
+    err.print(
+        f"{report.seeds} seeds: {report.seeds - len(report.skipped)} usable,"
+        f" {len(report.skipped)} skipped, {len(report.warnings)} warning(s)",
+        markup=False,
+    )
+    sys.exit(EXIT_SKIPPED if report.skipped else EXIT_OK)
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--title", default="My clippings", help="The feed's title.")
+@click.option("--base-url", default="http://localhost:8080/", help="Where feeds/ is served.")
+def init_cmd(directory: Path, title: str, base_url: str) -> None:
+    """Create a working project: config.toml, seeds/ with an example, feeds/."""
+    try:
+        created = scaffold(directory, title=title, base_url=base_url)
+    except ScaffoldError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    for path in created:
+        err.print(f"created {path}", markup=False)
+    err.print(f"next: seedfeed publish -c {directory / 'config.toml'}", markup=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="seedfeed")

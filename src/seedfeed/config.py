@@ -1,0 +1,208 @@
+"""Read and validate ``config.toml`` once, into typed dataclasses.
+
+Every path in the file is relative to the file's own folder. Any problem raises
+``ConfigError`` with one line that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CONFIG_NAME = "config.toml"
+DEFAULT_FEED = "all"
+FEED_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One published feed: a name (file stem), a title and the seed globs it takes."""
+
+    name: str
+    title: str
+    description: str = ""
+    include: tuple[str, ...] = ("*",)
+    max_entries: int = 50
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration of one project."""
+
+    path: Path
+    title: str
+    base_url: str
+    author: str = ""
+    description: str = ""
+    language: str = ""
+    seeds_dir: Path = Path("seeds")
+    feeds_dir: Path = Path("feeds")
+    state_dir: Path = Path(".seedfeed")
+    max_entries: int = 50
+    max_seed_bytes: int = 2 * 1024 * 1024
+    feeds: tuple[FeedSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def root(self) -> Path:
+        """The folder holding the config file; every relative path starts here."""
+        return self.path.parent
+
+
+# The schema: section -> key -> (type, required). Types are checked exactly
+# (``bool`` is not accepted where an ``int`` is wanted).
+_SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
+    "site": {
+        "title": (str, True),
+        "base_url": (str, True),
+        "author": (str, False),
+        "description": (str, False),
+        "language": (str, False),
+    },
+    "paths": {"seeds": (str, False), "feeds": (str, False), "state": (str, False)},
+    "publish": {"max_entries": (int, False), "max_seed_bytes": (int, False)},
+}
+_FEED_KEYS: dict[str, type] = {
+    "title": str,
+    "description": str,
+    "include": list,
+    "max_entries": int,
+}
+
+
+def find_config(path: str | Path | None) -> Path:
+    """Return the config file named by ``path`` (a file or a folder), default ``./config.toml``."""
+    candidate = Path(path) if path is not None else Path.cwd()
+    if candidate.is_dir():
+        candidate = candidate / CONFIG_NAME
+    return candidate.absolute()
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read, validate and resolve the configuration at ``path``."""
+    path = find_config(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (run `seedfeed init` to create one)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(raw, path)
+
+
+def _check(where: str, value: Any, expected: type, name: str) -> None:
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(
+            f"{where}: {name} must be {_type_name(expected)}, not {_type_name(type(value))}"
+        )
+
+
+def _type_name(kind: type) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        list: "a list",
+        dict: "a table",
+        bool: "a boolean",
+    }.get(kind, kind.__name__)
+
+
+def parse_config(raw: dict[str, Any], path: Path) -> Config:
+    """Validate a parsed TOML document; ``path`` is where it came from."""
+    where = str(path)
+    for section, body in raw.items():
+        if section == "feeds":
+            continue
+        if section not in _SCHEMA:
+            raise ConfigError(f"{where}: unknown section [{section}]")
+        _check(where, body, dict, f"[{section}]")
+        for key, value in body.items():
+            if key not in _SCHEMA[section]:
+                raise ConfigError(f"{where}: unknown key {section}.{key}")
+            _check(where, value, _SCHEMA[section][key][0], f"{section}.{key}")
+    site = raw.get("site", {})
+    for key, (_, required) in _SCHEMA["site"].items():
+        if required and not str(site.get(key, "")).strip():
+            raise ConfigError(f"{where}: site.{key} is required")
+
+    base_url = site["base_url"].strip()
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{where}: site.base_url must be an absolute http(s) URL, not {base_url!r}"
+        )
+    if not base_url.endswith("/"):
+        base_url += "/"
+
+    publish = raw.get("publish", {})
+    max_entries = publish.get("max_entries", 50)
+    if not 1 <= max_entries <= 10_000:
+        raise ConfigError(f"{where}: publish.max_entries must be between 1 and 10000")
+    max_seed_bytes = publish.get("max_seed_bytes", Config.max_seed_bytes)
+    if max_seed_bytes < 1024:
+        raise ConfigError(f"{where}: publish.max_seed_bytes must be at least 1024")
+
+    root = path.parent
+    paths = raw.get("paths", {})
+
+    def resolve(key: str, default: str) -> Path:
+        return (root / paths.get(key, default)).resolve()
+
+    title = site["title"].strip()
+    feeds = [FeedSpec(DEFAULT_FEED, title, site.get("description", ""), ("*",), max_entries)]
+    feeds += _parse_feeds(raw.get("feeds", {}), where, title, max_entries)
+    return Config(
+        path=path,
+        title=title,
+        base_url=base_url,
+        author=site.get("author", "").strip(),
+        description=site.get("description", "").strip(),
+        language=site.get("language", "").strip(),
+        seeds_dir=resolve("seeds", "seeds"),
+        feeds_dir=resolve("feeds", "feeds"),
+        state_dir=resolve("state", ".seedfeed"),
+        max_entries=max_entries,
+        max_seed_bytes=max_seed_bytes,
+        feeds=tuple(feeds),
+    )
+
+
+def _parse_feeds(raw: Any, where: str, site_title: str, max_entries: int) -> list[FeedSpec]:
+    _check(where, raw, dict, "[feeds]")
+    specs = []
+    for name, body in sorted(raw.items()):
+        if not FEED_NAME_RE.match(name) or name == DEFAULT_FEED:
+            raise ConfigError(
+                f"{where}: feeds.{name}: a feed name is lowercase letters, digits, - and _"
+                f" (and not {DEFAULT_FEED!r}, the default feed)"
+            )
+        _check(where, body, dict, f"[feeds.{name}]")
+        for key, value in body.items():
+            if key not in _FEED_KEYS:
+                raise ConfigError(f"{where}: unknown key feeds.{name}.{key}")
+            _check(where, value, _FEED_KEYS[key], f"feeds.{name}.{key}")
+        include = body.get("include")
+        if not include:
+            raise ConfigError(f"{where}: feeds.{name}.include is required (a list of globs)")
+        for pattern in include:
+            _check(where, pattern, str, f"feeds.{name}.include[]")
+        specs.append(
+            FeedSpec(
+                name=name,
+                title=body.get("title", f"{site_title}: {name}"),
+                description=body.get("description", ""),
+                include=tuple(include),
+                max_entries=body.get("max_entries", max_entries),
+            )
+        )
+    return specs

@@ -1,0 +1,225 @@
+"""Turn a raw ``Article`` into a clean ``Entry``: pure functions, no I/O.
+
+Text is NFC-normalized with control characters removed and whitespace tidied; links are
+canonical; ids are stable; every HTML fragment goes through nh3; text is escaped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import nh3
+
+from .model import Article, Block, Entry
+
+MAX_TITLE = 300
+MAX_SUMMARY = 1000
+MAX_AUTHORS = 10
+MAX_TAGS = 20
+
+# Query parameters that only track the click; removing them never changes the page.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
+        "ttclid", "li_fat_id", "mc_cid", "mc_eid", "igshid", "igsh", "_hsenc", "_hsmi",
+        "__hssc", "__hstc", "__hsfp", "hsctatracking", "mkt_tok", "oly_anon_id",
+        "oly_enc_id", "vero_conv", "vero_id", "wickedid", "rb_clickid", "s_kwcid",
+        "ref_src", "ref_url", "cmpid", "ncid", "sr_share", "spm", "at_medium",
+        "at_campaign", "ito", "ocid", "smid", "soc_src", "soc_trk",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
+_TRAILING = ".,;:!?'\"\u2019\u201d>"
+# XML 1.0 forbids C0 controls but tab/newline/CR; C1 controls and non-characters are
+# legal but poison readers. feedgen raises on the forbidden ones.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+_SPACE = re.compile(r"\s+")
+NAMESPACE = uuid.UUID("8a3c1d55-3a8b-4f0e-9c1e-5eedfeed0000")
+
+
+class LinkError(ValueError):
+    """A link that cannot be used; the message says why."""
+
+
+def clean_text(value: str) -> str:
+    """NFC, no control characters, runs of whitespace as one space, stripped."""
+    value = _CONTROL.sub("", unicodedata.normalize("NFC", value))
+    return _SPACE.sub(" ", value).strip()
+
+
+def shorten(value: str, limit: int) -> str:
+    """Cut ``value`` to at most ``limit`` characters at a word boundary, adding an ellipsis."""
+    if len(value) <= limit:
+        return value
+    cut = value[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.-") + "\u2026"
+
+
+def canonical_url(url: str) -> str:
+    """Canonical form of an article link: trackers, fragment and trailing punctuation gone.
+
+    Only absolute http(s) links are accepted; anything else raises ``LinkError``. Other
+    query parameters keep their order (some sites depend on it).
+    """
+    url = clean_text(url).strip("<>")
+    while url and url[-1] in _TRAILING:
+        url = url[:-1]
+    if url.endswith(")") and url.count("(") < url.count(")"):  # "(see https://…)"
+        url = url[:-1]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise LinkError(f"malformed link {url[:80]!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise LinkError(f"not an http(s) link: {url[:80]!r}")
+    host = (parts.hostname or "").rstrip(".")
+    if not host or " " in url:
+        raise LinkError(f"malformed link {url[:80]!r}")
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    if parts.username or parts.password:
+        raise LinkError(f"link with credentials refused: {scheme}://…@{host}")
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    ]
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query, safe="/:@!$'()*+,;="), ""))
+
+
+def entry_id(link: str, origin: str) -> str:
+    """The stable id: the canonical link itself, or a UUID derived from the seed's path."""
+    return link or f"urn:uuid:{uuid.uuid5(NAMESPACE, origin)}"
+
+
+def sanitize_html(fragment: str, base_url: str = "") -> str:
+    """Sanitize untrusted HTML with nh3; relative links become absolute against ``base_url``."""
+
+    def absolutize(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in ("href", "src", "cite") and base_url:
+            return urljoin(base_url, value)
+        return value
+
+    return nh3.clean(
+        _CONTROL.sub("", fragment),
+        attribute_filter=absolutize,
+        link_rel="noopener noreferrer nofollow",
+    ).strip()
+
+
+def blocks_to_html(blocks: Iterable[Block]) -> str:
+    """Render plain-text blocks as HTML, escaping all text."""
+    out = []
+    for block in blocks:
+        if block.kind == "ul":
+            items = "".join(f"<li>{_esc(item)}</li>" for item in block.items)
+            if items:
+                out.append(f"<ul>{items}</ul>")
+        elif block.lead:
+            text = f" {_esc(block.text)}" if block.text else ""
+            out.append(f"<p><strong>{_esc(block.lead)}</strong>{text}</p>")
+        elif block.text:
+            out.append(f"<p>{_esc(block.text)}</p>")
+    return "\n".join(out)
+
+
+def _esc(text: str) -> str:
+    return html.escape(clean_text(text), quote=False)
+
+
+def summarize(article: Article, content_html: str) -> str:
+    """Plain-text summary: the seed's own, the "Why it matters" paragraph, the first one."""
+    if article.summary:
+        return shorten(clean_text(html_to_text(article.summary)), MAX_SUMMARY)
+    paragraphs = [b for b in article.blocks if b.kind == "p" and b.text]
+    for block in paragraphs:
+        if block.lead.lower().startswith("why it matters"):
+            return shorten(clean_text(f"{block.lead} {block.text}"), MAX_SUMMARY)
+    if paragraphs:
+        first = paragraphs[0]
+        return shorten(clean_text(f"{first.lead} {first.text}"), MAX_SUMMARY)
+    for chunk in re.split(r"</p\s*>|<br\s*/?>", content_html):
+        text = clean_text(html_to_text(chunk))
+        if text:
+            return shorten(text, MAX_SUMMARY)
+    return ""
+
+
+def html_to_text(fragment: str) -> str:
+    """The text of an HTML fragment (tags dropped, entities decoded)."""
+    return html.unescape(nh3.clean(fragment, tags=set()))
+
+
+def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
+    """Normalize ``article`` into an ``Entry``; also returns warnings for the user.
+
+    ``first_seen`` stands in for the published date when the article has none.
+    """
+    warnings = list(article.warnings)
+    link = ""
+    if article.link:
+        try:
+            link = canonical_url(article.link)
+        except LinkError as exc:
+            warnings.append(f"link dropped: {exc}")
+
+    title = clean_text(article.title)
+    if len(title) > MAX_TITLE:
+        warnings.append(f"title cut to {MAX_TITLE} characters (was {len(title):,})")
+        title = shorten(title, MAX_TITLE)
+
+    if article.content_html:
+        content = sanitize_html(article.content_html, link)
+    else:
+        content = blocks_to_html(article.blocks)
+    summary = summarize(article, content)
+    if not title:
+        title = shorten(summary, 80) or "(untitled)"
+        warnings.append("no title; made one from the text")
+    if not content and not link:  # Atom needs content or an alternate link
+        content = f"<p>{html.escape(title, quote=False)}</p>"
+
+    authors = tuple(dict.fromkeys(a for a in map(clean_text, article.authors) if a))
+    tags = tuple(dict.fromkeys(t for t in map(clean_text, article.tags) if t))
+    published = article.published or first_seen
+    updated = max(article.updated or published, published)
+    entry = Entry(
+        id=entry_id(link, article.origin),
+        title=title,
+        link=link,
+        authors=tuple(shorten(a, 100) for a in authors[:MAX_AUTHORS]),
+        published=published,
+        updated=updated,
+        content_html=content,
+        summary=summary,
+        tags=tuple(shorten(t, 100) for t in tags[:MAX_TAGS]),
+        origin=article.origin,
+    )
+    return entry, warnings
+
+
+def content_hash(entry: Entry) -> str:
+    """A digest of what a reader sees of ``entry``; it changes when an edit matters."""
+    parts = (
+        entry.title,
+        entry.link,
+        "\x1f".join(entry.authors),
+        entry.content_html,
+        entry.summary,
+        "\x1f".join(entry.tags),
+        entry.published.isoformat(),
+    )
+    return hashlib.blake2b("\x1e".join(parts).encode(), digest_size=16).hexdigest()

@@ -1,0 +1,73 @@
+"""``seedfeed init``: lay out a new project that publishes as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import CONFIG_NAME
+
+EXAMPLE_SEED = """\
+Welcome to seedfeed: your clippings, as a feed
+
+\u00a0
+
+Your Name, author of\u00a0from Your Town
+
+\u00a0
+
+Every text file in seeds/ becomes one entry in feeds/all.atom.xml and feeds/all.rss.xml.
+
+Why it matters: A folder of clipped articles is now something your feed reader follows.
+
+How it works: The first line is the title, a byline names the author, and each paragraph
+stays a paragraph.
+
+  \u2022 Lines that start with a bullet become a list.
+  \u2022 A last line "Content retrieved from: URL" gives the entry its link.
+
+Content retrieved from: https://example.org/welcome-to-seedfeed?utm_source=init.
+"""
+
+
+class ScaffoldError(Exception):
+    """The project cannot be created there (it exists already, or the folder is not writable)."""
+
+
+def scaffold(directory: Path, *, title: str, base_url: str) -> list[Path]:
+    """Create ``config.toml``, ``seeds/welcome.txt`` and ``feeds/`` in ``directory``.
+
+    Existing files are never overwritten; returns the paths created.
+    """
+    config = directory / CONFIG_NAME
+    if config.exists():
+        raise ScaffoldError(f"{config}: already exists; nothing changed")
+    if not base_url.endswith("/"):
+        base_url += "/"
+    created = []
+    try:
+        (directory / "seeds").mkdir(parents=True, exist_ok=True)
+        (directory / "feeds").mkdir(exist_ok=True)
+        config.write_text(
+            "[site]\n"
+            f"title = {_toml_string(title)}\n"
+            f"base_url = {_toml_string(base_url)}\n"
+            '# author = "Your Name"\n'
+            '# description = "What this feed is about"\n'
+            '# language = "en"\n\n'
+            "[publish]\n"
+            "max_entries = 50\n",
+            encoding="utf-8",
+        )
+        created.append(config)
+        seed = directory / "seeds" / "welcome.txt"
+        if not seed.exists():
+            seed.write_text(EXAMPLE_SEED, encoding="utf-8")
+            created.append(seed)
+    except OSError as exc:
+        raise ScaffoldError(f"{directory}: {exc.strerror or exc}") from None
+    return created
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

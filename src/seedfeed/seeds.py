@@ -1,0 +1,388 @@
+"""Read seed files: clipped-article text, Markdown with front matter, and HTML.
+
+``discover`` lists the seed files of a folder; ``read_seed`` turns one file into a raw
+``Article``, raising ``SeedError`` (one line: the reason) when the file cannot be used.
+Parsing never trusts the input: any text gives an ``Article`` or a ``SeedError``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .dates import parse_date
+from .extract import article_from_html
+from .model import Article, Block
+
+TEXT_SUFFIXES = frozenset({".txt", ".text"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SEED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES
+
+
+class SeedError(Exception):
+    """A seed file cannot be published; the message is the reason, for one warning line."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeedFile:
+    """A seed file found on disk. ``rel`` is its path below the seeds folder, with ``/``."""
+
+    rel: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+def discover(seeds_dir: Path) -> Iterator[SeedFile]:
+    """Yield the seed files below ``seeds_dir`` in a stable (sorted) order.
+
+    Hidden files and folders, other extensions, non-regular files (FIFOs, sockets) and
+    symlinked folders (loops) are skipped. A folder that cannot be listed is skipped too.
+    """
+    yield from _walk(seeds_dir, "")
+
+
+def _walk(folder: Path, prefix: str) -> Iterator[SeedFile]:
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(Path(entry.path), f"{prefix}{entry.name}/")
+                continue
+            if os.path.splitext(entry.name)[1].lower() not in SEED_SUFFIXES:
+                continue
+            if not entry.is_file():  # follows file symlinks; drops FIFOs and broken links
+                continue
+            st = entry.stat()
+        except OSError:
+            continue
+        yield SeedFile(_display(prefix + entry.name), Path(entry.path), st.st_size, st.st_mtime_ns)
+
+
+def _display(name: str) -> str:
+    # File names that are not valid UTF-8 still need a printable, storable key.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def read_bytes(path: Path, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; ``SeedError`` when the file is larger or unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise SeedError("vanished during the run") from None
+    except PermissionError:
+        raise SeedError("permission denied") from None
+    except IsADirectoryError:
+        raise SeedError("is a folder") from None
+    except OSError as exc:
+        raise SeedError(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise SeedError(f"larger than the {_size(limit)} limit (publish.max_seed_bytes)")
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.0f} KB"
+
+
+# --- decoding ---------------------------------------------------------------------------
+
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def decode(data: bytes) -> tuple[str, list[str]]:
+    """Decode seed bytes to text; returns the text and any warnings.
+
+    UTF-8 (with or without BOM) and UTF-16 with BOM are read as such. Text that is
+    mostly UTF-8 keeps its good characters (bad bytes become U+FFFD); anything else is
+    read as Windows-1252, then Latin-1. Binary data raises ``SeedError``.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), []
+        except UnicodeDecodeError:
+            raise SeedError("invalid UTF-16") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    head = data[:8192]
+    if b"\x00" in head or len(_CONTROL_BYTES.findall(head)) > len(head) // 20:
+        raise SeedError("binary file, not text")
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    if good > bad:  # real UTF-8 with a few broken bytes: keep it rather than mangle it all
+        return text, [f"{bad} undecodable byte(s) replaced"]
+    try:
+        return data.decode("cp1252"), ["not UTF-8; read as Windows-1252"]
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), ["not UTF-8; read as Latin-1"]
+
+
+def read_seed(seed: SeedFile, max_bytes: int) -> Article:
+    """Read and parse one seed file into a raw ``Article``."""
+    data = read_bytes(seed.path, max_bytes)
+    if not data:
+        raise SeedError("empty file")
+    text, warnings = decode(data)
+    article = parse_seed_text(text, seed.rel)
+    article.warnings[:0] = warnings
+    return article
+
+
+def parse_seed_text(text: str, origin: str) -> Article:
+    """Parse decoded seed text; the format follows the extension of ``origin``."""
+    if not text.strip():
+        raise SeedError("no text, only whitespace")
+    suffix = os.path.splitext(origin)[1].lower()
+    if suffix in MARKDOWN_SUFFIXES:
+        return parse_markdown(text, origin)
+    if suffix in HTML_SUFFIXES:
+        article = article_from_html(text, origin=origin)
+        if not (article.title or article.content_html.strip()):
+            raise SeedError("HTML with no title and no text")
+        return article
+    return parse_clipped(text, origin)
+
+
+# --- the clipped-article format ---------------------------------------------------------
+
+_RETRIEVED = re.compile(
+    r"^(?:content\s+retrieved\s+from|retrieved\s+from|source|original\s+url)\s*:\s*(\S+)\s*$",
+    re.IGNORECASE,
+)
+_HEADER = re.compile(
+    r"^(published|date|updated|modified|author|authors|by|tags|link|url|source)\s*:\s*(\S.*)$",
+    re.IGNORECASE,
+)
+_BYLINE_OF = re.compile(r"^(?P<names>[^,].{0,200}?),\s+authors?\s+of\b.*$", re.IGNORECASE)
+_BYLINE_BY = re.compile(r"^by\s+(?P<names>\S.{0,200})$", re.IGNORECASE)
+_NAME_SPLIT = re.compile(r"\s*(?:,|\band\b|&)\s*")
+_NAME_WORD = re.compile(
+    r"^(?:[A-Z\u00c0-\u024f][\w.'\u2019-]*|de|da|van|von|der|den|la|le|bin|al|el)$"
+)
+_BULLET = re.compile(r"^\s*[\u2022\u25e6\u25aa\u2023\u25cf]\s*(.*)$")
+# A lead-in is a short capitalised phrase closed by a colon: "Why it matters:", "Yes, but:".
+_LEAD_IN = re.compile(r"^([A-Z0-9][\w'\u2019-]*(?:,? [\w'\u2019-]+){0,3}:)\s+(\S.*)$")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def parse_clipped(text: str, origin: str) -> Article:
+    """Parse the clipped-article text format (title, byline, paragraphs, source line)."""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    blocks = _split_blocks(lines)
+    article = Article(origin=origin, title=blocks[0][0])
+    rest = [blocks[0][1:], *blocks[1:]] if len(blocks[0]) > 1 else blocks[1:]
+    rest = [b for b in rest if b]
+
+    if rest and (m := _RETRIEVED.match(rest[-1][-1])):
+        article.link = m.group(1)
+        rest[-1] = rest[-1][:-1]
+        if not rest[-1]:
+            rest.pop()
+
+    # Header blocks (``Published: …`` lines, the byline) sit between title and body.
+    while rest and _read_header_block(rest[0], article):
+        rest.pop(0)
+
+    for block in rest:
+        article.blocks.extend(_body_blocks(block))
+    return article
+
+
+def _split_blocks(lines: list[str]) -> list[list[str]]:
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if line:
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _read_header_block(block: list[str], article: Article) -> bool:
+    """Consume a block of header lines or a byline into ``article``; False if it is body."""
+    if len(block) == 1 and (names := _byline_names(block[0])):
+        article.authors = names
+        return True
+    matches = [_HEADER.match(line) for line in block]
+    if not all(matches):
+        return False
+    for m in matches:
+        assert m is not None
+        key, value = m.group(1).lower(), m.group(2).strip()
+        if key in ("published", "date"):
+            article.published = parse_date(value) or article.published
+        elif key in ("updated", "modified"):
+            article.updated = parse_date(value) or article.updated
+        elif key in ("author", "authors", "by"):
+            article.authors = _split_names(value)
+        elif key == "tags":
+            article.tags = [t.strip() for t in value.split(",") if t.strip()]
+        elif not article.link:  # link, url, source
+            article.link = value
+    return True
+
+
+def _byline_names(line: str) -> list[str]:
+    m = _BYLINE_OF.match(line) or _BYLINE_BY.match(line)
+    if not m:
+        return []
+    names = _split_names(m.group("names"))
+    # "By the end of the year, …" is a sentence, not a byline: every word of a name
+    # must look like part of a name.
+    if not names or any(not _looks_like_name(n) for n in names):
+        return []
+    return names
+
+
+def _split_names(value: str) -> list[str]:
+    return [n.strip() for n in _NAME_SPLIT.split(value) if n.strip()]
+
+
+def _looks_like_name(name: str) -> bool:
+    words = name.split()
+    return 1 <= len(words) <= 6 and all(_NAME_WORD.match(w) for w in words)
+
+
+def _body_blocks(block: list[str]) -> Iterator[Block]:
+    paragraph: list[str] = []
+    items: list[str] = []
+    for line in block:
+        if m := _BULLET.match(line):
+            if paragraph:
+                yield _paragraph(paragraph)
+                paragraph = []
+            items.append(m.group(1))
+        else:
+            if items:
+                yield Block("ul", items=tuple(i for i in items if i))
+                items = []
+            paragraph.append(line)
+    if paragraph:
+        yield _paragraph(paragraph)
+    if items:
+        yield Block("ul", items=tuple(i for i in items if i))
+
+
+def _paragraph(lines: list[str]) -> Block:
+    text = " ".join(lines)
+    if m := _LEAD_IN.match(text):
+        return Block("p", text=m.group(2), lead=m.group(1))
+    if _LEAD_IN.match(text + " x"):  # a lead-in on its own line, before a list
+        return Block("p", lead=text)
+    return Block("p", text=text)
+
+
+# --- Markdown with front matter ---------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt  # imported lazily: most projects have no Markdown
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+_FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(.*?)\n\1[ \t]*(?:\n|\Z)", re.DOTALL)
+_H1 = re.compile(r"\A\s*#[ \t]+(.+?)[ \t#]*(?:\n|\Z)")
+
+
+def parse_markdown(text: str, origin: str) -> Article:
+    """Parse a Markdown seed: YAML (``---``) or TOML (``+++``) front matter, then the body."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    article = Article(origin=origin)
+    meta: Any = {}
+    if m := _FRONT_MATTER.match(text):
+        text = text[m.end() :]
+        try:
+            meta = tomllib.loads(m.group(2)) if m.group(1) == "+++" else yaml.safe_load(m.group(2))
+        except (yaml.YAMLError, tomllib.TOMLDecodeError, RecursionError) as exc:
+            article.warnings.append(f"front matter ignored: {_first_line(exc)}")
+            meta = {}
+        if not isinstance(meta, dict):
+            if meta is not None:
+                article.warnings.append("front matter ignored: not a mapping")
+            meta = {}
+    _apply_front_matter(article, {str(k).lower(): v for k, v in meta.items()})
+
+    lines = text.rstrip().split("\n")
+    if lines and (r := _RETRIEVED.match(lines[-1].strip())):
+        article.link = article.link or r.group(1)
+        text = "\n".join(lines[:-1])
+    if not article.title and (h := _H1.match(text)):
+        article.title = h.group(1)
+        text = text[h.end() :]
+    if not article.title:
+        article.title = Path(origin).stem.replace("-", " ").replace("_", " ")
+    article.content_html = _markdown().render(text)
+    return article
+
+
+def _apply_front_matter(article: Article, meta: dict[str, Any]) -> None:
+    def text(*keys: str) -> str:
+        for key in keys:
+            value = meta.get(key)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                return str(value).strip()
+        return ""
+
+    def strings(*keys: str) -> list[str]:
+        for key in keys:
+            value = meta.get(key)
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if isinstance(value, list):
+                return [
+                    str(v).strip() for v in value if isinstance(v, (str, int)) and str(v).strip()
+                ]
+        return []
+
+    article.title = text("title")
+    author = meta.get("author") or meta.get("authors")
+    if isinstance(author, dict):  # author: {name: …}
+        author = author.get("name")
+    if isinstance(author, str):
+        article.authors = _split_names(author)
+    elif isinstance(author, list):
+        article.authors = [
+            str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in author if a
+        ]
+    article.link = text("link", "url", "source", "canonical")
+    article.summary = text("summary", "description")
+    article.tags = strings("tags", "categories", "keywords")
+    for key in ("date", "published"):
+        if key in meta and (when := parse_date(meta[key])):
+            article.published = when
+            break
+    for key in ("updated", "modified", "lastmod"):
+        if key in meta and (when := parse_date(meta[key])):
+            article.updated = when
+            break
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
