@@ -16,10 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .dates import parse_date
-from .extract import article_from_html
 from .model import Article, Block
 
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
@@ -157,6 +154,8 @@ def parse_seed_text(text: str, origin: str) -> Article:
     if suffix in MARKDOWN_SUFFIXES:
         return parse_markdown(text, origin)
     if suffix in HTML_SUFFIXES:
+        from .extract import article_from_html  # lazily: bs4 costs 90 ms to import
+
         article = article_from_html(text, origin=origin)
         if not (article.title or article.content_html.strip()):
             raise SeedError("HTML with no title and no text")
@@ -183,12 +182,11 @@ _NAME_WORD = re.compile(
 _BULLET = re.compile(r"^\s*[\u2022\u25e6\u25aa\u2023\u25cf]\s*(.*)$")
 # A lead-in is a short capitalised phrase closed by a colon: "Why it matters:", "Yes, but:".
 _LEAD_IN = re.compile(r"^([A-Z0-9][\w'\u2019-]*(?:,? [\w'\u2019-]+){0,3}:)\s+(\S.*)$")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 
 def parse_clipped(text: str, origin: str) -> Article:
     """Parse the clipped-article text format (title, byline, paragraphs, source line)."""
-    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    lines = [" ".join(line.split()) for line in text.splitlines()]  # NBSP-only lines are blank
     blocks = _split_blocks(lines)
     article = Article(origin=origin, title=blocks[0][0])
     rest = [blocks[0][1:], *blocks[1:]] if len(blocks[0]) > 1 else blocks[1:]
@@ -317,6 +315,8 @@ def parse_markdown(text: str, origin: str) -> Article:
     article = Article(origin=origin)
     meta: Any = {}
     if m := _FRONT_MATTER.match(text):
+        import yaml  # lazily, like markdown_it: most projects have only text seeds
+
         text = text[m.end() :]
         try:
             meta = tomllib.loads(m.group(2)) if m.group(1) == "+++" else yaml.safe_load(m.group(2))
