@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -49,15 +50,33 @@ config_option = click.option(
 )
 
 
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int | bool) -> None:
+    # -v/-q may be given to the group and to the subcommand; both land in one dict.
+    state = ctx.ensure_object(dict)
+    if param.name == "verbose":
+        state["verbose"] = max(int(value), state.get("verbose", 0))
+    else:
+        state["quiet"] = bool(value) or state.get("quiet", False)
+    _setup_logging(state.get("verbose", 0), state.get("quiet", False))
+
+
+def verbosity(command: Callable[..., None]) -> Callable[..., None]:
+    """``-v``/``-q``, accepted before and after the subcommand name."""
+    command = click.option(
+        "-v", "--verbose", count=True, expose_value=False, callback=_set_verbosity,
+        help="Say more (repeatable).",
+    )(command)  # fmt: skip
+    return click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity,
+        help="Only errors.",
+    )(command)  # fmt: skip
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="seedfeed")
-@click.option("-v", "--verbose", count=True, help="Say more.")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+@verbosity
+def cli() -> None:
     """Publish folders of clipped articles as Atom and RSS feeds."""
-    _setup_logging(verbose, quiet)
-    ctx.obj = {"quiet": quiet}
 
 
 def _load(config_path: Path | None) -> Config:
@@ -86,12 +105,13 @@ def _run(config: Config, *, dry_run: bool) -> Report:
 @cli.command("publish")
 @config_option
 @click.option("--strict", is_flag=True, help="Exit 3 when any seed was skipped.")
+@verbosity
 @click.pass_context
 def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> None:
     """Read the seeds and write the feeds (only files whose bytes change)."""
     config = _load(config_path)
     report = _run(config, dry_run=False)
-    if not ctx.obj["quiet"]:
+    if not ctx.find_root().obj.get("quiet"):
         written = ", ".join(report.written) or "none (all up to date)"
         err.print(
             f"published {sum(report.entries.values())} entries in {len(report.entries)} feed(s)"
@@ -104,6 +124,7 @@ def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> N
 
 @cli.command("check")
 @config_option
+@verbosity
 def check_cmd(config_path: Path | None) -> None:
     """Parse the config and every seed, report problems, write nothing."""
     config = _load(config_path)
@@ -120,6 +141,7 @@ def check_cmd(config_path: Path | None) -> None:
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
 @click.option("--title", default="My clippings", help="The feed's title.")
 @click.option("--base-url", default="http://localhost:8080/", help="Where feeds/ is served.")
+@verbosity
 def init_cmd(directory: Path, title: str, base_url: str) -> None:
     """Create a working project: config.toml, seeds/ with an example, feeds/."""
     try:

@@ -130,19 +130,30 @@ def blocks_to_html(blocks: Iterable[Block]) -> str:
     out = []
     for block in blocks:
         if block.kind == "ul":
-            items = "".join(f"<li>{_esc(item)}</li>" for item in block.items)
+            items = "".join(f"<li>{_esc(item)}</li>" for item in block.items if item.strip())
             if items:
                 out.append(f"<ul>{items}</ul>")
         elif block.lead:
-            text = f" {_esc(block.text)}" if block.text else ""
+            text = f" {_esc(block.text)}" if block.text.strip() else ""
             out.append(f"<p><strong>{_esc(block.lead)}</strong>{text}</p>")
-        elif block.text:
+        elif block.text.strip():
             out.append(f"<p>{_esc(block.text)}</p>")
-    return "\n".join(out)
+    # Characters are cleaned once over the whole fragment, not per block: this is the
+    # hot path of a cold publish.
+    return clean_chars("\n".join(out))
 
 
 def _esc(text: str) -> str:
-    return html.escape(clean_text(text), quote=False)
+    return html.escape(" ".join(text.split()), quote=False)
+
+
+def clean_chars(value: str) -> str:
+    """NFC and no control characters; whitespace is left as it is."""
+    if not value.replace("\n", "").isprintable():
+        value = _CONTROL.sub("", value)
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
+    return value
 
 
 def summarize(article: Article, content_html: str) -> str:
