@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .normalize import clean_text
+
 CONFIG_NAME = "config.toml"
 DEFAULT_FEED = "all"
+MAX_ENTRIES_LIMIT = 10_000
 FEED_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -130,9 +133,12 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             if key not in _SCHEMA[section]:
                 raise ConfigError(f"{where}: unknown key {section}.{key}")
             _check(where, value, _SCHEMA[section][key][0], f"{section}.{key}")
-    site = raw.get("site", {})
+    # Feed text must be XML-safe: a control character written as a TOML escape is dropped.
+    site = {
+        k: clean_text(v) if k != "base_url" else v.strip() for k, v in raw.get("site", {}).items()
+    }
     for key, (_, required) in _SCHEMA["site"].items():
-        if required and not str(site.get(key, "")).strip():
+        if required and not site.get(key):
             raise ConfigError(f"{where}: site.{key} is required")
 
     base_url = site["base_url"].strip()
@@ -146,8 +152,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
 
     publish = raw.get("publish", {})
     max_entries = publish.get("max_entries", 50)
-    if not 1 <= max_entries <= 10_000:
-        raise ConfigError(f"{where}: publish.max_entries must be between 1 and 10000")
+    if not 1 <= max_entries <= MAX_ENTRIES_LIMIT:
+        raise ConfigError(f"{where}: publish.max_entries must be between 1 and {MAX_ENTRIES_LIMIT}")
     max_seed_bytes = publish.get("max_seed_bytes", Config.max_seed_bytes)
     if max_seed_bytes < 1024:
         raise ConfigError(f"{where}: publish.max_seed_bytes must be at least 1024")
@@ -158,16 +164,16 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     def resolve(key: str, default: str) -> Path:
         return (root / paths.get(key, default)).resolve()
 
-    title = site["title"].strip()
+    title = site["title"]
     feeds = [FeedSpec(DEFAULT_FEED, title, site.get("description", ""), ("*",), max_entries)]
     feeds += _parse_feeds(raw.get("feeds", {}), where, title, max_entries)
     return Config(
         path=path,
         title=title,
         base_url=base_url,
-        author=site.get("author", "").strip(),
-        description=site.get("description", "").strip(),
-        language=site.get("language", "").strip(),
+        author=site.get("author", ""),
+        description=site.get("description", ""),
+        language=site.get("language", ""),
         seeds_dir=resolve("seeds", "seeds"),
         feeds_dir=resolve("feeds", "feeds"),
         state_dir=resolve("state", ".seedfeed"),
@@ -196,13 +202,18 @@ def _parse_feeds(raw: Any, where: str, site_title: str, max_entries: int) -> lis
             raise ConfigError(f"{where}: feeds.{name}.include is required (a list of globs)")
         for pattern in include:
             _check(where, pattern, str, f"feeds.{name}.include[]")
+        feed_max = body.get("max_entries", max_entries)
+        if not 1 <= feed_max <= MAX_ENTRIES_LIMIT:
+            raise ConfigError(
+                f"{where}: feeds.{name}.max_entries must be between 1 and {MAX_ENTRIES_LIMIT}"
+            )
         specs.append(
             FeedSpec(
                 name=name,
-                title=body.get("title", f"{site_title}: {name}"),
-                description=body.get("description", ""),
+                title=clean_text(body.get("title", f"{site_title}: {name}")),
+                description=clean_text(body.get("description", "")),
                 include=tuple(include),
-                max_entries=body.get("max_entries", max_entries),
+                max_entries=feed_max,
             )
         )
     return specs

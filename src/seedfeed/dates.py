@@ -41,11 +41,14 @@ def parse_date(text: object) -> datetime | None:
     Accepts ISO 8601 / RFC 3339, RFC 2822, ``date``/``datetime`` objects (YAML gives
     those) and a few spelled-out forms such as ``April 12, 2021``. Naive values are UTC.
     """
-    if isinstance(text, (datetime, date)):
-        result: datetime | None = to_utc(text)
-    elif isinstance(text, str):
-        result = _parse_string(text.strip())
-    else:
+    try:
+        if isinstance(text, (datetime, date)):
+            result: datetime | None = to_utc(text)
+        elif isinstance(text, str):
+            result = _parse_string(text.strip())
+        else:
+            return None
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the end of time in UTC
         return None
     if result is None or not _MIN_YEAR <= result.year <= 9999:
         return None

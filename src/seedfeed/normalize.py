@@ -13,7 +13,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
 
@@ -76,9 +76,10 @@ def canonical_url(url: str) -> str:
     query parameters keep their order (some sites depend on it).
     """
     url = clean_text(url).strip("<>")
-    while url and url[-1] in _TRAILING:
-        url = url[:-1]
-    if url.endswith(")") and url.count("(") < url.count(")"):  # "(see https://…)"
+    while url and (
+        url[-1] in _TRAILING
+        or (url[-1] == ")" and url.count("(") < url.count(")"))  # "(see https://…)"
+    ):
         url = url[:-1]
     try:
         parts = urlsplit(url)
@@ -97,12 +98,17 @@ def canonical_url(url: str) -> str:
         host = f"{host}:{port}"
     if parts.username or parts.password:
         raise LinkError(f"link with credentials refused: {scheme}://…@{host}")
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-    ]
-    return urlunsplit((scheme, host, parts.path or "/", urlencode(query, safe="/:@!$'()*+,;="), ""))
+    # Parameters are filtered as written, never decoded and re-encoded: "q=c%2B%2B" must
+    # not become "q=c++", which a server reads as "c  ".
+    query = "&".join(
+        pair for pair in parts.query.split("&") if pair and not _is_tracker(pair.split("=")[0])
+    )
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+def _is_tracker(key: str) -> bool:
+    key = unquote_plus(key).lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
 
 
 def entry_id(link: str, origin: str) -> str:

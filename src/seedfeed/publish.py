@@ -10,8 +10,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -116,28 +119,39 @@ def _run(config: Config, report: Report, store: Store | _MemoryStore, *, write: 
     known = store.seeds()
     current: dict[str, SeedRecord] = {}
     files: dict[str, SeedFile] = {}
-    changed: list[SeedRecord] = []
-    scanned_ns = time.time_ns()
+    stale: list[tuple[SeedFile, SeedRecord | None]] = []
     for seed in discover(config.seeds_dir):
-        report.seeds += 1
         files[seed.rel] = seed
         record = known.get(seed.rel)
         if record is not None and record.is_clean(seed.size, seed.mtime_ns):
-            report.unchanged += 1
             current[seed.rel] = record
+        else:
+            stale.append((seed, record))
+    report.seeds = len(files)
+    report.unchanged = len(current)
+
+    changed: list[SeedRecord] = []
+    for outcome in _refresh_all(stale, config.max_seed_bytes):
+        for message in outcome.warnings:
+            report.warn(outcome.rel, message)
+        if outcome.skipped:
+            report.skip(outcome.rel, outcome.skipped)
             continue
-        new = _refresh(seed, record, config, report, scanned_ns)
-        if new is None:
-            continue
-        current[seed.rel] = new
-        if new != record:
-            changed.append(new)
+        assert outcome.record is not None
+        report.parsed += outcome.parsed
+        report.unchanged += not outcome.parsed
+        current[outcome.rel] = outcome.record
+        if outcome.record != known.get(outcome.rel):
+            changed.append(outcome.record)
 
     store.put_seeds(changed)
-    store.forget_seeds(path for path in known if path not in current)
+    # A seed that is still there but skipped (unreadable, broken) keeps its record, so its
+    # id and dates come back with it; only files that are gone are forgotten.
+    store.forget_seeds(path for path in known if path not in files)
 
     cache: dict[str, Entry | None] = {}
     warned_duplicates: set[str] = set()
+    fallback = from_timestamp(config.path.stat().st_mtime)
     for spec in config.feeds:
         entries = _select(spec, current, files, config, report, cache, warned_duplicates)
         report.entries[spec.name] = len(entries)
@@ -151,38 +165,72 @@ def _run(config: Config, report: Report, store: Store | _MemoryStore, *, write: 
             description=spec.description,
             language=config.language,
         )
-        fallback = from_timestamp(config.path.stat().st_mtime)
         for name, data in render_feeds(meta, entries, fallback).items():
-            target = config.feeds_dir / name
-            (report.written if write_if_changed(target, data) else report.unchanged_files).append(
-                name
-            )
+            written = write_if_changed(config.feeds_dir / name, data)
+            (report.written if written else report.unchanged_files).append(name)
     # Committed after the feeds are written: a run killed before this point is redone in
     # full next time, and yields the same ids and dates because they come from mtimes.
     store.commit()
 
 
-def _refresh(
-    seed: SeedFile, record: SeedRecord | None, config: Config, report: Report, scanned_ns: int
-) -> SeedRecord | None:
-    """Read a seed whose stat changed; return its new record, or None when skipped."""
+# Parsing is the cost of a cold publish; past this many stale seeds it is spread over
+# the machine's cores. Below it, starting worker processes costs more than it saves.
+PARALLEL_MIN = 2000
+_CHUNK = 250
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What re-reading one seed gave: a record, or the reason it was skipped."""
+
+    rel: str
+    record: SeedRecord | None = None
+    warnings: list[str] = field(default_factory=list)
+    skipped: str = ""
+    parsed: bool = False
+
+
+def _refresh_all(
+    stale: list[tuple[SeedFile, SeedRecord | None]], max_bytes: int
+) -> Iterator[_Outcome]:
+    """Re-read the stale seeds, in worker processes when there are many; in order."""
+    scanned_ns = time.time_ns()
+    tasks = [(seed, record, max_bytes, scanned_ns) for seed, record in stale]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(tasks) < PARALLEL_MIN or workers < 2:
+        yield from map(_refresh, tasks)
+        return
+    # forkserver, not fork: the daemon runs threads, and forking a threaded process can
+    # deadlock. The server imports the parser once; each worker is a cheap fork of it.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["seedfeed.publish"])
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield from pool.map(_refresh, tasks, chunksize=_CHUNK)
+
+
+def _refresh(task: tuple[SeedFile, SeedRecord | None, int, int]) -> _Outcome:
+    """Read one seed whose stat changed (runs in a worker process for big runs)."""
+    seed, record, max_bytes, scanned_ns = task
+    outcome = _Outcome(seed.rel)
     try:
-        data = read_bytes(seed.path, config.max_seed_bytes)
+        data = read_bytes(seed.path, max_bytes)
     except SeedError as exc:
-        report.skip(seed.rel, str(exc))
-        return None
+        outcome.skipped = str(exc)
+        return outcome
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     if record is not None and record.digest == digest:  # touched, not edited
-        report.unchanged += 1
-        return replace(record, size=seed.size, mtime_ns=seed.mtime_ns, scanned_ns=scanned_ns)
+        outcome.record = replace(
+            record, size=seed.size, mtime_ns=seed.mtime_ns, scanned_ns=scanned_ns
+        )
+        return outcome
 
     first_seen = record.first_seen if record else seed.mtime_ns // 1_000_000_000
     try:
-        entry = _parse(seed.rel, data, first_seen, report)
+        entry = _parse(seed.rel, data, first_seen, outcome.warnings)
     except SeedError as exc:
-        report.skip(seed.rel, str(exc))
-        return None
-    report.parsed += 1
+        outcome.skipped = str(exc)
+        return outcome
+    outcome.parsed = True
     entry_hash = content_hash(entry)
     published = int(entry.published.timestamp())
     if record is None:
@@ -192,7 +240,7 @@ def _refresh(
         updated = max(int(entry.updated.timestamp()), seed.mtime_ns // 1_000_000_000, published)
     else:
         updated = record.updated
-    return SeedRecord(
+    outcome.record = SeedRecord(
         path=seed.rel,
         size=seed.size,
         mtime_ns=seed.mtime_ns,
@@ -204,17 +252,17 @@ def _refresh(
         published=published,
         updated=updated,
     )
+    return outcome
 
 
-def _parse(rel: str, data: bytes, first_seen: int, report: Report | None) -> Entry:
+def _parse(rel: str, data: bytes, first_seen: int, warnings: list[str] | None) -> Entry:
     if not data:
         raise SeedError("empty file")
     text, decode_warnings = decode(data)
     article = parse_seed_text(text, rel)
-    entry, warnings = to_entry(article, from_timestamp(first_seen))
-    if report is not None:
-        for message in decode_warnings + warnings:
-            report.warn(rel, message)
+    entry, more = to_entry(article, from_timestamp(first_seen))
+    if warnings is not None:
+        warnings += decode_warnings + more
     return entry
 
 

@@ -322,7 +322,8 @@ def parse_markdown(text: str, origin: str) -> Article:
         text = text[m.end() :]
         try:
             meta = tomllib.loads(m.group(2)) if m.group(1) == "+++" else yaml.safe_load(m.group(2))
-        except (yaml.YAMLError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        # PyYAML raises ValueError for date-like values that are no dates (2021-13-45).
+        except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
             article.warnings.append(f"front matter ignored: {_first_line(exc)}")
             meta = {}
         if not isinstance(meta, dict):
