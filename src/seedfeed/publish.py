@@ -7,26 +7,30 @@ back from their seed files, rendered and written only when the bytes changed.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import logging
 import multiprocessing
 import os
+import signal
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
+from itertools import chain, islice
 from pathlib import Path
 
 from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .model import Entry
 from .normalize import content_hash, to_entry
-from .render import FeedMeta, render_feeds, write_if_changed
+from .render import FeedMeta, remove_stale_temp_files, render_feeds, write_if_changed
 from .seeds import SeedError, SeedFile, decode, discover, parse_seed_text, read_bytes
-from .store import SeedRecord, Store
+from .store import SeedRecord, Store, is_clean
 
 log = logging.getLogger("seedfeed")
 
@@ -90,8 +94,9 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 60.0
         raise PublishError(f"{config.seeds_dir}: seeds folder not found")
     report = Report()
     if dry_run:
-        # check: read everything, keep nothing; a store in memory stands in for the real one
-        _run(config, report, _MemoryStore(), write=False)
+        # check: the same run against a throwaway store in memory, writing no file
+        with Store(None) as store:
+            _run(config, report, store, write=False)
     else:
         with publish_lock(config.state_dir, lock_timeout), Store(config.state_dir) as store:
             _run(config, report, store, write=True)
@@ -99,64 +104,14 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 60.0
     return report
 
 
-class _MemoryStore:
-    """The part of ``Store`` that ``_run`` uses, remembering nothing (for ``check``)."""
-
-    def seeds(self) -> dict[str, SeedRecord]:
-        return {}
-
-    def put_seeds(self, records: object) -> None:
-        pass
-
-    def forget_seeds(self, paths: object) -> None:
-        pass
-
-    def commit(self) -> None:
-        pass
-
-
-def _run(config: Config, report: Report, store: Store | _MemoryStore, *, write: bool) -> None:
-    known = store.seeds()
-    current: dict[str, SeedRecord] = {}
-    files: dict[str, SeedFile] = {}
-    stale: list[tuple[SeedFile, SeedRecord | None]] = []
-    for seed in discover(config.seeds_dir):
-        files[seed.rel] = seed
-        record = known.get(seed.rel)
-        if record is not None and record.is_clean(seed.size, seed.mtime_ns):
-            current[seed.rel] = record
-        else:
-            stale.append((seed, record))
-    report.seeds = len(files)
-    report.unchanged = len(current)
-
-    changed: list[SeedRecord] = []
-    for outcome in _refresh_all(stale, config.max_seed_bytes):
-        for message in outcome.warnings:
-            report.warn(outcome.rel, message)
-        if outcome.skipped:
-            report.skip(outcome.rel, outcome.skipped)
-            continue
-        assert outcome.record is not None
-        report.parsed += outcome.parsed
-        report.unchanged += not outcome.parsed
-        current[outcome.rel] = outcome.record
-        if outcome.record != known.get(outcome.rel):
-            changed.append(outcome.record)
-
-    store.put_seeds(changed)
-    # A seed that is still there but skipped (unreadable, broken) keeps its record, so its
-    # id and dates come back with it; only files that are gone are forgotten.
-    store.forget_seeds(path for path in known if path not in files)
-
-    cache: dict[str, Entry | None] = {}
-    warned_duplicates: set[str] = set()
+def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
+    paths = _refresh_seeds(config, report, store)
     fallback = from_timestamp(config.path.stat().st_mtime)
+    outputs: dict[str, bytes] = {}
+    cache: dict[str, Entry | None] = {}
     for spec in config.feeds:
-        entries = _select(spec, current, files, config, report, cache, warned_duplicates)
+        entries = _newest_entries(spec, store, paths, config, report, cache)
         report.entries[spec.name] = len(entries)
-        if not write:
-            continue
         meta = FeedMeta(
             name=spec.name,
             title=spec.title,
@@ -165,12 +120,81 @@ def _run(config: Config, report: Report, store: Store | _MemoryStore, *, write: 
             description=spec.description,
             language=config.language,
         )
-        for name, data in render_feeds(meta, entries, fallback).items():
-            written = write_if_changed(config.feeds_dir / name, data)
-            (report.written if written else report.unchanged_files).append(name)
+        outputs.update(render_feeds(meta, entries, fallback))
+    if not write:
+        return
+    # Every feed is rendered before any is written: a failure leaves all of them as
+    # they were, not some new and some old.
+    remove_stale_temp_files(config.feeds_dir)
+    for name, data in outputs.items():
+        written = write_if_changed(config.feeds_dir / name, data)
+        (report.written if written else report.unchanged_files).append(name)
     # Committed after the feeds are written: a run killed before this point is redone in
     # full next time, and yields the same ids and dates because they come from mtimes.
     store.commit()
+
+
+def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
+    """Scan the seeds folder and bring the store up to date with what changed."""
+    stats = store.seed_stats()  # popped as files are found: what is left is gone
+    paths = SeedPaths(str(config.seeds_dir))
+
+    def stale() -> Iterator[tuple[SeedFile, SeedRecord | None]]:
+        for seed in discover(config.seeds_dir):
+            report.seeds += 1
+            paths.note(seed)
+            stat = stats.pop(seed.rel, None)
+            if stat is not None and is_clean(stat, seed.size, seed.mtime_ns):
+                report.unchanged += 1
+            else:
+                yield seed, (store.seed(seed.rel) if stat is not None else None)
+
+    batch: list[SeedRecord] = []
+    broken: list[str] = []
+    fresh: list[tuple[str, str]] = []  # (path, entry id) of seeds parsed in this run
+    for outcome in _refresh_all(stale(), config.max_seed_bytes):
+        for message in outcome.warnings:
+            report.warn(outcome.rel, message)
+        if outcome.record is None:
+            report.skip(outcome.rel, outcome.skipped)
+            broken.append(outcome.rel)
+            continue
+        report.parsed += outcome.parsed
+        report.unchanged += not outcome.parsed
+        if outcome.parsed:
+            fresh.append((outcome.rel, outcome.record.entry_id))
+        batch.append(outcome.record)
+        if len(batch) >= 1000:
+            store.put_seeds(batch)
+            batch.clear()
+    store.put_seeds(batch)
+    # A seed that is still there but broken keeps its record, so its id and dates come
+    # back with it; only files that are gone are forgotten.
+    store.set_unpublishable(broken)
+    store.forget_seeds(stats)
+    for path, entry_id in fresh:
+        first = store.first_with_id(entry_id)
+        if first is not None and first != path:
+            report.warn(path, f"same article as {first}; published once")
+    return paths
+
+
+class SeedPaths:
+    """Where each seed file is, by its store key. The key is the path below the seeds
+    folder; only names that had to be escaped to be a key (not UTF-8, control
+    characters) are remembered, so the map stays tiny."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._odd: dict[str, str] = {}
+
+    def note(self, seed: SeedFile) -> None:
+        """Remember ``seed``'s real path when its key does not spell it."""
+        if seed.path != os.path.join(self.root, seed.rel):
+            self._odd[seed.rel] = seed.path
+
+    def __getitem__(self, rel: str) -> str:
+        return self._odd.get(rel) or os.path.join(self.root, rel)
 
 
 # Parsing is the cost of a cold publish; past this many stale seeds it is spread over
@@ -190,26 +214,56 @@ class _Outcome:
     parsed: bool = False
 
 
+_Task = tuple[SeedFile, SeedRecord | None, int, int]
+
+
 def _refresh_all(
-    stale: list[tuple[SeedFile, SeedRecord | None]], max_bytes: int
+    stale: Iterable[tuple[SeedFile, SeedRecord | None]], max_bytes: int
 ) -> Iterator[_Outcome]:
-    """Re-read the stale seeds, in worker processes when there are many; in order."""
+    """Re-read the stale seeds, in order; in worker processes when there are many."""
     scanned_ns = time.time_ns()
-    tasks = [(seed, record, max_bytes, scanned_ns) for seed, record in stale]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(tasks) < PARALLEL_MIN or workers < 2:
-        yield from map(_refresh, tasks)
+    tasks = ((seed, record, max_bytes, scanned_ns) for seed, record in stale)
+    head = list(islice(tasks, PARALLEL_MIN))
+    workers = min(len(os.sched_getaffinity(0)), 8)
+    if len(head) < PARALLEL_MIN or workers < 2:
+        yield from map(_refresh, head)
         return
-    # forkserver, not fork: the daemon runs threads, and forking a threaded process can
-    # deadlock. The server imports the parser once; each worker is a cheap fork of it.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["seedfeed.publish"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(_refresh, tasks, chunksize=_CHUNK)
+    # fork is the cheapest start (the parser is already imported) and the workers only
+    # run _refresh_chunk. A bounded window of chunks in flight keeps memory flat however
+    # many seeds there are; results come back in order, so warnings are deterministic.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
+        pending: deque[Future[list[_Outcome]]] = deque()
+        for chunk in _chunks(chain(head, tasks), _CHUNK):
+            pending.append(pool.submit(_refresh_chunk, chunk))
+            if len(pending) > 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
-def _refresh(task: tuple[SeedFile, SeedRecord | None, int, int]) -> _Outcome:
-    """Read one seed whose stat changed (runs in a worker process for big runs)."""
+def _chunks(items: Iterable[_Task], size: int) -> Iterator[list[_Task]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: a publisher killed with SIGKILL takes its workers along."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end when their queue closes
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the publisher's to handle
+
+
+def _refresh_chunk(chunk: list[_Task]) -> list[_Outcome]:
+    return [_refresh(task) for task in chunk]
+
+
+def _refresh(task: _Task) -> _Outcome:
+    """Read one seed whose stat changed."""
     seed, record, max_bytes, scanned_ns = task
     outcome = _Outcome(seed.rel)
     try:
@@ -217,7 +271,7 @@ def _refresh(task: tuple[SeedFile, SeedRecord | None, int, int]) -> _Outcome:
     except SeedError as exc:
         outcome.skipped = str(exc)
         return outcome
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    digest = hashlib.blake2b(data, digest_size=16).digest()
     if record is not None and record.digest == digest:  # touched, not edited
         outcome.record = replace(
             record, size=seed.size, mtime_ns=seed.mtime_ns, scanned_ns=scanned_ns
@@ -266,59 +320,45 @@ def _parse(rel: str, data: bytes, first_seen: int, warnings: list[str] | None) -
     return entry
 
 
-def _select(
+def _newest_entries(
     spec: FeedSpec,
-    records: dict[str, SeedRecord],
-    files: dict[str, SeedFile],
+    store: Store,
+    paths: SeedPaths,
     config: Config,
     report: Report,
     cache: dict[str, Entry | None],
-    warned_duplicates: set[str],
 ) -> list[Entry]:
     """The newest ``spec.max_entries`` entries of the seeds ``spec`` includes, one per id."""
-    chosen: dict[str, SeedRecord] = {}
-    for rel, record in records.items():
-        if spec.include != ("*",) and not any(fnmatchcase(rel, p) for p in spec.include):
-            continue
-        other = chosen.get(record.entry_id)
-        if other is None:
-            chosen[record.entry_id] = record
-            continue
-        # Two seeds of one article: the first seen is published, the other reported.
-        keep, drop = sorted((other, record), key=lambda r: (r.first_seen, r.path))
-        chosen[record.entry_id] = keep
-        if drop.path not in warned_duplicates:
-            warned_duplicates.add(drop.path)
-            report.warn(drop.path, f"same article as {keep.path}; published once")
+    include: Callable[[str], bool] | None = None
+    if spec.include != ("*",):
+        patterns = spec.include
 
-    ranked = sorted(chosen.values(), key=lambda r: (-r.published, r.entry_id))
+        def include(path: str) -> bool:
+            return any(fnmatchcase(path, pattern) for pattern in patterns)
+
     entries: list[Entry] = []
-    for record in ranked:
-        if len(entries) >= spec.max_entries:
-            break
-        entry = _materialize(record, files[record.path], config, report, cache)
+    for record in store.newest(include):
+        entry = _materialize(record, paths[record.path], config, report, cache)
         if entry is not None:
             entries.append(entry)
+            if len(entries) == spec.max_entries:
+                break
     return entries
 
 
 def _materialize(
-    record: SeedRecord,
-    seed: SeedFile,
-    config: Config,
-    report: Report,
-    cache: dict[str, Entry | None],
+    record: SeedRecord, path: str, config: Config, report: Report, cache: dict[str, Entry | None]
 ) -> Entry | None:
-    """Read a selected seed back into a full entry, with the ids and dates of the store.
+    """Read a selected seed back into a full entry, with the id and dates of the store.
 
-    Only the published entries are kept whole in memory; this re-read is what lets a
-    run over 100,000 seeds hold one small record per seed.
+    Only the published entries are ever whole in memory: this re-read is what lets a
+    run over 100,000 seeds hold one small stat tuple per seed.
     """
     if record.path in cache:
         return cache[record.path]
     entry: Entry | None
     try:
-        data = read_bytes(seed.path, config.max_seed_bytes)
+        data = read_bytes(path, config.max_seed_bytes)
         entry = _parse(record.path, data, record.first_seen, None)
         entry = replace(
             entry,

@@ -33,6 +33,7 @@ class FeedMeta:
 
 
 ATOM_SUFFIX = ".atom.xml"
+TEMP_SUFFIX = ".tmp"
 RSS_SUFFIX = ".rss.xml"
 
 
@@ -105,7 +106,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -118,6 +119,18 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         raise
     _fsync_dir(path.parent)
     return True
+
+
+def remove_stale_temp_files(folder: Path) -> None:
+    """Delete temporary files that a killed run left behind (see ``write_if_changed``).
+
+    Called under the publish lock, so no other run is writing them."""
+    try:
+        leftovers = list(folder.glob(f".*{TEMP_SUFFIX}"))
+    except OSError:
+        return
+    for path in leftovers:
+        path.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:

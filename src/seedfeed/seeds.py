@@ -72,8 +72,13 @@ def _walk(folder: str, prefix: str) -> Iterator[SeedFile]:
 
 
 def _display(name: str) -> str:
-    # File names that are not valid UTF-8 still need a printable, storable key.
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    # A file name is a key in the store and is shown in one-line warnings: bytes that
+    # are not UTF-8 and control characters (a newline!) are escaped.
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def read_bytes(path: str | Path, limit: int) -> bytes:

@@ -2,13 +2,15 @@
 
 It keeps, per seed file, the stat and hash that tell whether it changed, the id of the
 entry it produced and that entry's dates, so that a re-run neither re-parses unchanged
-seeds nor moves a date. Everything goes through ``Store``; callers never write SQL.
+seeds nor moves a date. Choosing each feed's newest entries is a query here too, so a
+run never holds more than a small stat tuple per seed in memory. Everything goes
+through ``Store``; callers never write SQL.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
@@ -22,15 +24,30 @@ CREATE TABLE IF NOT EXISTS seeds (
     path        TEXT PRIMARY KEY,  -- relative to the seeds folder, '/'-separated
     size        INTEGER NOT NULL,
     mtime_ns    INTEGER NOT NULL,
-    scanned_ns  INTEGER NOT NULL,  -- when size/mtime were read (see SeedRecord.is_clean)
-    digest      TEXT NOT NULL,     -- hash of the file's bytes
+    scanned_ns  INTEGER NOT NULL,  -- when size/mtime were read (see is_clean)
+    digest      BLOB NOT NULL,     -- hash of the file's bytes
     entry_id    TEXT NOT NULL,     -- fixed at first sight, never recomputed
-    entry_hash  TEXT NOT NULL,     -- hash of what readers see (normalize.content_hash)
+    entry_hash  BLOB NOT NULL,     -- hash of what readers see (normalize.content_hash)
     first_seen  INTEGER NOT NULL,  -- file mtime when first seen, POSIX seconds
     published   INTEGER NOT NULL,
-    updated     INTEGER NOT NULL
-) WITHOUT ROWID;
+    updated     INTEGER NOT NULL,
+    ok          INTEGER NOT NULL DEFAULT 1  -- 0 while the file is unreadable or broken
+);
+CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id);
+CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, first_seen, path);
 """
+
+# A file modified within this long of being scanned may change again in the same mtime
+# tick without changing size ("racy git"); such a file is re-hashed on the next run.
+RACY_NS = 2_000_000_000
+
+Stat = tuple[int, int, int]  # size, mtime_ns, scanned_ns
+
+
+def is_clean(stat: Stat, size: int, mtime_ns: int) -> bool:
+    """True when a file now of ``size`` and ``mtime_ns`` is certainly as recorded."""
+    old_size, old_mtime_ns, scanned_ns = stat
+    return old_size == size and old_mtime_ns == mtime_ns and scanned_ns - mtime_ns > RACY_NS
 
 
 class StoreError(Exception):
@@ -45,38 +62,33 @@ class SeedRecord:
     size: int
     mtime_ns: int
     scanned_ns: int
-    digest: str
+    digest: bytes
     entry_id: str
-    entry_hash: str
+    entry_hash: bytes
     first_seen: int
     published: int
     updated: int
-
-    # A file modified within this long of being scanned may change again in the same
-    # mtime tick without changing size ("racy git"); such a record is re-hashed.
-    RACY_NS = 2_000_000_000
-
-    def is_clean(self, size: int, mtime_ns: int) -> bool:
-        """True when a file with this size and mtime is certainly unchanged."""
-        return (
-            self.size == size
-            and self.mtime_ns == mtime_ns
-            and self.scanned_ns - self.mtime_ns > self.RACY_NS
-        )
 
 
 _NAMES = [f.name for f in fields(SeedRecord)]
 _COLUMNS = ", ".join(_NAMES)
 _ROW = attrgetter(*_NAMES)
-_PLACEHOLDERS = ", ".join("?" for _ in fields(SeedRecord))
+_INSERT = (
+    f"INSERT OR REPLACE INTO seeds ({_COLUMNS}, ok) VALUES ({', '.join('?' * len(_NAMES))}, 1)"
+)
+_S_COLUMNS = ", ".join(f"s.{name}" for name in _NAMES)
 
 
 class Store:
-    """A connection to the state file. Changes are one transaction, kept by ``commit``."""
+    """A connection to the state file (or, with no folder, to a throwaway database in
+    memory). Changes are one transaction, kept by ``commit``."""
 
-    def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        self.path = state_dir / STATE_FILE
+    def __init__(self, state_dir: Path | None) -> None:
+        if state_dir is None:
+            self.path = Path(":memory:")
+        else:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self.path = state_dir / STATE_FILE
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -99,21 +111,59 @@ class Store:
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
 
-    def seeds(self) -> dict[str, SeedRecord]:
-        """Every remembered seed, by path."""
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM seeds")
-        return {row[0]: SeedRecord(*row) for row in rows}
+    def seed_stats(self) -> dict[str, Stat]:
+        """Every remembered seed's path with its (size, mtime_ns, scanned_ns)."""
+        rows = self._db.execute("SELECT path, size, mtime_ns, scanned_ns FROM seeds")
+        return {path: (size, mtime_ns, scanned_ns) for path, size, mtime_ns, scanned_ns in rows}
+
+    def seed(self, path: str) -> SeedRecord | None:
+        """The whole record of one seed, or None."""
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM seeds WHERE path = ?", (path,)).fetchone()
+        return SeedRecord(*row) if row else None
 
     def put_seeds(self, records: Iterable[SeedRecord]) -> None:
-        """Insert or replace seed records."""
-        self._db.executemany(
-            f"INSERT OR REPLACE INTO seeds ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
-            map(_ROW, records),
-        )
+        """Insert or replace seed records; they are published again (``ok``)."""
+        self._db.executemany(_INSERT, map(_ROW, records))
+
+    def set_unpublishable(self, paths: Iterable[str]) -> None:
+        """Keep these seeds' records (ids, dates) but leave them out of the feeds."""
+        self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", ((p,) for p in paths))
 
     def forget_seeds(self, paths: Iterable[str]) -> None:
         """Drop the records of seeds that are gone."""
         self._db.executemany("DELETE FROM seeds WHERE path = ?", ((p,) for p in paths))
+
+    def first_with_id(self, entry_id: str) -> str | None:
+        """The path of the first-seen publishable seed of ``entry_id`` (duplicates lose)."""
+        row = self._db.execute(
+            "SELECT path FROM seeds WHERE entry_id = ? AND ok = 1"
+            " ORDER BY first_seen, path LIMIT 1",
+            (entry_id,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
+        """Publishable seeds, newest first, one per entry id (the first-seen seed).
+
+        ``include`` restricts both the seeds and the duplicate check to matching paths.
+        The cursor is lazy and walks an index: taking the first 50 of 100,000 seeds
+        reads about 50 rows.
+        """
+        match = ""
+        if include is not None:
+            self._db.create_function("seed_included", 1, include, deterministic=True)
+            match = "AND seed_included({0}.path)"
+        query = f"""
+            SELECT {_S_COLUMNS} FROM seeds AS s
+            WHERE s.ok = 1 {match.format("s")} AND NOT EXISTS (
+                SELECT 1 FROM seeds AS t
+                WHERE t.entry_id = s.entry_id AND t.ok = 1 {match.format("t")}
+                  AND (t.first_seen < s.first_seen
+                       OR (t.first_seen = s.first_seen AND t.path < s.path)))
+            ORDER BY s.published DESC, s.entry_id
+        """
+        for row in self._db.execute(query):
+            yield SeedRecord(*row)
 
     def get(self, key: str) -> str | None:
         """A value from the key-value table (last run, and the like)."""
