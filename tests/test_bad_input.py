@@ -6,7 +6,6 @@ seeds still publish; the feeds stay valid for feedparser and lxml.
 
 from __future__ import annotations
 
-import builtins
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -346,22 +345,22 @@ def test_duplicate_links_warn_once_naming_the_duplicate(tmp_path: Path) -> None:
 @pytest.fixture
 def refuse_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
     """Make one file unreadable: chmod 000, and (as root, where that does not stop
-    reads) an ``open`` that raises PermissionError for that path only."""
+    reads) an ``os.open`` that raises PermissionError for that path only."""
     targets: list[Path] = []
-    real_open = builtins.open
+    real_open = os.open
 
     def guarded_open(file: object, *args: object, **kwargs: object) -> object:
         if isinstance(file, (str, bytes, os.PathLike)) and any(
             os.fspath(file) == os.fspath(t) for t in targets
         ):
             raise PermissionError(13, "Permission denied", os.fspath(file))
-        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
 
     def refuse(path: Path) -> None:
         targets.append(path)
         path.chmod(0)
         if os.geteuid() == 0:
-            monkeypatch.setattr(builtins, "open", guarded_open)
+            monkeypatch.setattr(os, "open", guarded_open)
 
     yield refuse
     for path in targets:

@@ -172,9 +172,10 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
     # back with it; only files that are gone are forgotten.
     store.set_unpublishable(broken)
     store.forget_seeds(stats)
+    duplicated = store.duplicated_ids() if fresh else {}
     for path, entry_id in fresh:
-        first = store.first_with_id(entry_id)
-        if first is not None and first != path:
+        first = duplicated.get(entry_id, path)
+        if first != path:
             report.warn(path, f"same article as {first}; published once")
     return paths
 

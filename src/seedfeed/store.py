@@ -133,14 +133,15 @@ class Store:
         """Drop the records of seeds that are gone."""
         self._db.executemany("DELETE FROM seeds WHERE path = ?", ((p,) for p in paths))
 
-    def first_with_id(self, entry_id: str) -> str | None:
-        """The path of the first-seen publishable seed of ``entry_id`` (duplicates lose)."""
-        row = self._db.execute(
-            "SELECT path FROM seeds WHERE entry_id = ? AND ok = 1"
-            " ORDER BY first_seen, path LIMIT 1",
-            (entry_id,),
-        ).fetchone()
-        return row[0] if row else None
+    def duplicated_ids(self) -> dict[str, str]:
+        """Entry ids that more than one publishable seed gives, each with the path of
+        the first-seen seed (the one that is published)."""
+        rows = self._db.execute(
+            "SELECT entry_id, path FROM seeds AS s WHERE ok = 1 AND entry_id IN"
+            " (SELECT entry_id FROM seeds WHERE ok = 1 GROUP BY entry_id HAVING count(*) > 1)"
+            " ORDER BY entry_id, first_seen DESC, path DESC"
+        )
+        return dict(rows.fetchall())  # the last row of each id, the first seen, wins
 
     def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
         """Publishable seeds, newest first, one per entry id (the first-seen seed).
