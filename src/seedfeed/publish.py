@@ -138,6 +138,7 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
     """Scan the seeds folder and bring the store up to date with what changed."""
     stats = store.seed_stats()  # popped as files are found: what is left is gone
     paths = SeedPaths(str(config.seeds_dir))
+    scanned_ns = time.time_ns()
 
     def stale() -> Iterator[tuple[SeedFile, SeedRecord | None]]:
         for seed in discover(config.seeds_dir):
@@ -151,8 +152,7 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
 
     batch: list[SeedRecord] = []
     broken: list[str] = []
-    fresh: list[tuple[str, str]] = []  # (path, entry id) of seeds parsed in this run
-    for outcome in _refresh_all(stale(), config.max_seed_bytes):
+    for outcome in _refresh_all(stale(), config.max_seed_bytes, scanned_ns):
         for message in outcome.warnings:
             report.warn(outcome.rel, message)
         if outcome.record is None:
@@ -161,8 +161,6 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
             continue
         report.parsed += outcome.parsed
         report.unchanged += not outcome.parsed
-        if outcome.parsed:
-            fresh.append((outcome.rel, outcome.record.entry_id))
         batch.append(outcome.record)
         if len(batch) >= 1000:
             store.put_seeds(batch)
@@ -172,10 +170,9 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
     # back with it; only files that are gone are forgotten.
     store.set_unpublishable(broken)
     store.forget_seeds(stats)
-    duplicated = store.duplicated_ids() if fresh else {}
-    for path, entry_id in fresh:
-        first = duplicated.get(entry_id, path)
-        if first != path:
+    # Duplicates are reported when they are read, not on every run (`check` reads all).
+    for path, first, path_scanned_ns in store.duplicates():
+        if path_scanned_ns == scanned_ns:
             report.warn(path, f"same article as {first}; published once")
     return paths
 
@@ -219,10 +216,9 @@ _Task = tuple[SeedFile, SeedRecord | None, int, int]
 
 
 def _refresh_all(
-    stale: Iterable[tuple[SeedFile, SeedRecord | None]], max_bytes: int
+    stale: Iterable[tuple[SeedFile, SeedRecord | None]], max_bytes: int, scanned_ns: int
 ) -> Iterator[_Outcome]:
     """Re-read the stale seeds, in order; in worker processes when there are many."""
-    scanned_ns = time.time_ns()
     tasks = ((seed, record, max_bytes, scanned_ns) for seed, record in stale)
     head = list(islice(tasks, PARALLEL_MIN))
     workers = min(len(os.sched_getaffinity(0)), 8)

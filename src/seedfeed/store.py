@@ -133,15 +133,23 @@ class Store:
         """Drop the records of seeds that are gone."""
         self._db.executemany("DELETE FROM seeds WHERE path = ?", ((p,) for p in paths))
 
-    def duplicated_ids(self) -> dict[str, str]:
-        """Entry ids that more than one publishable seed gives, each with the path of
-        the first-seen seed (the one that is published)."""
+    def duplicates(self) -> list[tuple[str, str, int]]:
+        """Seeds that repeat an entry id of an earlier seen one, which is published in
+        their place: (path, path of the published seed, scanned_ns of the duplicate)."""
         rows = self._db.execute(
-            "SELECT entry_id, path FROM seeds AS s WHERE ok = 1 AND entry_id IN"
-            " (SELECT entry_id FROM seeds WHERE ok = 1 GROUP BY entry_id HAVING count(*) > 1)"
-            " ORDER BY entry_id, first_seen DESC, path DESC"
+            """
+            SELECT path, first_path, scanned_ns FROM (
+                SELECT path, scanned_ns,
+                       first_value(path) OVER (
+                           PARTITION BY entry_id ORDER BY first_seen, path) AS first_path
+                FROM seeds
+                WHERE ok = 1 AND entry_id IN (
+                    SELECT entry_id FROM seeds WHERE ok = 1
+                    GROUP BY entry_id HAVING count(*) > 1))
+            WHERE path != first_path ORDER BY path
+            """
         )
-        return dict(rows.fetchall())  # the last row of each id, the first seen, wins
+        return rows.fetchall()
 
     def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
         """Publishable seeds, newest first, one per entry id (the first-seen seed).
