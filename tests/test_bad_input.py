@@ -439,7 +439,7 @@ BROKEN_CONFIGS = {
     "out-of-range": (BASE + "[publish]\nmax_entries = 0\n", "publish.max_entries"),
     "unknown-key": (BASE + "colour = 1\n", "site.colour"),
     "unknown-section": (BASE + "[publsh]\nmax_entries = 3\n", "publsh"),
-    "feed-no-include": (BASE + "[feeds.x]\ntitle = 'X'\n", "feeds.x.include"),
+    "feed-include-not-list": (BASE + "[feeds.x]\ninclude = 'x/*'\n", "feeds.x.include"),
     "feed-bad-name": (BASE + "[feeds.'Bad Name']\ninclude = ['*']\n", "Bad Name"),
     "not-utf8": (BASE.replace("T", "\xe9").encode("latin-1"), "cannot read"),
 }

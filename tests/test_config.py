@@ -246,13 +246,17 @@ class TestFeedsErrors:
             ('include = ["*"]\ndescription = []\n', "feeds.news.description"),
             ('include = ["*"]\nmax_entries = "5"\n', "feeds.news.max_entries"),
             ('include = ["*"]\nmax_entries = true\n', "feeds.news.max_entries"),
-            ('title = "No include"\n', "feeds.news.include"),
-            ("include = []\n", "feeds.news.include"),
         ],
     )
     def test_feed_validation(self, tmp_path: Path, body: str, key: str) -> None:
         message = _error(tmp_path, MINIMAL + "[feeds.news]\n" + body)
         assert key in message
+
+    def test_feed_without_include_takes_no_seeds(self, tmp_path: Path) -> None:
+        path = tmp_path / "config.toml"
+        path.write_text(MINIMAL + '[feeds.news]\ntitle = "Only sources"\n', encoding="utf-8")
+        news = load_config(path).feeds[1]
+        assert (news.name, news.title, news.include) == ("news", "Only sources", ())
 
     @pytest.mark.parametrize("value", [0, -5, 10_001])
     def test_feed_max_entries_range(self, tmp_path: Path, value: int) -> None:

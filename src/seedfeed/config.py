@@ -37,6 +37,19 @@ class FeedSpec:
 
 
 @dataclass(frozen=True)
+class FetchOptions:
+    """``[fetch]``: how web pages are fetched (see fetch.FetchSettings)."""
+
+    allow_private: bool = False
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    deadline: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    concurrency: int = 8
+    per_host: int = 2
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration of one project."""
 
@@ -52,6 +65,9 @@ class Config:
     max_entries: int = 50
     max_seed_bytes: int = 2 * 1024 * 1024
     feeds: tuple[FeedSpec, ...] = field(default_factory=tuple)
+    sources_dir: Path = Path("sources")
+    fetch: FetchOptions = field(default_factory=lambda: FetchOptions())
+    enrich_seeds: bool = False
 
     @property
     def root(self) -> Path:
@@ -60,7 +76,7 @@ class Config:
 
 
 # The schema: section -> key -> (type, required). Types are checked exactly
-# (``bool`` is not accepted where an ``int`` is wanted).
+# (``bool`` is not accepted where an ``int`` is wanted; ``float`` takes ints too).
 _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
     "site": {
         "title": (str, True),
@@ -69,8 +85,23 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         "description": (str, False),
         "language": (str, False),
     },
-    "paths": {"seeds": (str, False), "feeds": (str, False), "state": (str, False)},
+    "paths": {
+        "seeds": (str, False),
+        "feeds": (str, False),
+        "state": (str, False),
+        "sources": (str, False),
+    },
     "publish": {"max_entries": (int, False), "max_seed_bytes": (int, False)},
+    "fetch": {
+        "allow_private": (bool, False),
+        "connect_timeout": (float, False),
+        "read_timeout": (float, False),
+        "deadline": (float, False),
+        "max_bytes": (int, False),
+        "concurrency": (int, False),
+        "per_host": (int, False),
+    },
+    "seeds": {"enrich": (bool, False)},
 }
 _FEED_KEYS: dict[str, type] = {
     "title": str,
@@ -103,6 +134,8 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _check(where: str, value: Any, expected: type, name: str) -> None:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return
     ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
     if not ok:
         raise ConfigError(
@@ -114,6 +147,7 @@ def _type_name(kind: type) -> str:
     return {
         str: "a string",
         int: "an integer",
+        float: "a number",
         list: "a list",
         dict: "a table",
         bool: "a boolean",
@@ -164,6 +198,18 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     def resolve(key: str, default: str) -> Path:
         return (root / paths.get(key, default)).resolve()
 
+    fetch = FetchOptions(**raw.get("fetch", {}))
+    for key in (
+        "connect_timeout",
+        "read_timeout",
+        "deadline",
+        "max_bytes",
+        "concurrency",
+        "per_host",
+    ):
+        if getattr(fetch, key) <= 0:
+            raise ConfigError(f"{where}: fetch.{key} must be positive")
+
     title = site["title"]
     feeds = [FeedSpec(DEFAULT_FEED, title, site.get("description", ""), ("*",), max_entries)]
     feeds += _parse_feeds(raw.get("feeds", {}), where, title, max_entries)
@@ -180,6 +226,9 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         max_entries=max_entries,
         max_seed_bytes=max_seed_bytes,
         feeds=tuple(feeds),
+        sources_dir=resolve("sources", "sources"),
+        fetch=fetch,
+        enrich_seeds=raw.get("seeds", {}).get("enrich", False),
     )
 
 
@@ -197,9 +246,7 @@ def _parse_feeds(raw: Any, where: str, site_title: str, max_entries: int) -> lis
             if key not in _FEED_KEYS:
                 raise ConfigError(f"{where}: unknown key feeds.{name}.{key}")
             _check(where, value, _FEED_KEYS[key], f"feeds.{name}.{key}")
-        include = body.get("include")
-        if not include:
-            raise ConfigError(f"{where}: feeds.{name}.include is required (a list of globs)")
+        include = body.get("include", [])  # none: a feed that only sources fill
         for pattern in include:
             _check(where, pattern, str, f"feeds.{name}.include[]")
         feed_max = body.get("max_entries", max_entries)

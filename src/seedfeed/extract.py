@@ -49,7 +49,7 @@ def article_from_html(html: str, origin: str, url: str = "") -> Article:
     article.summary = _meta(soup, "og:description") or _meta(soup, "description")
     keywords = _meta(soup, "keywords")
     article.tags = [k.strip() for k in keywords.split(",") if k.strip()][:20]
-    article.content_html = _main_html(soup)
+    article.content_html = _heuristic_html(soup)
     return article
 
 
@@ -118,7 +118,7 @@ def _ld_authors(value: Any) -> list[str]:
     return names
 
 
-def _main_html(soup: BeautifulSoup) -> str:
+def _heuristic_html(soup: BeautifulSoup) -> str:
     root = soup.find("article") or soup.find("main") or soup.body or soup
     for tag in root.find_all(_DROP):
         tag.decompose()

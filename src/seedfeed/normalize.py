@@ -233,7 +233,7 @@ def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
     return entry, warnings
 
 
-def content_hash(entry: Entry) -> str:
+def content_hash(entry: Entry) -> bytes:
     """A digest of what a reader sees of ``entry``; it changes when an edit matters."""
     parts = (
         entry.title,
@@ -244,4 +244,4 @@ def content_hash(entry: Entry) -> str:
         "\x1f".join(entry.tags),
         entry.published.isoformat(),
     )
-    return hashlib.blake2b("\x1e".join(parts).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b("\x1e".join(parts).encode(), digest_size=16).digest()

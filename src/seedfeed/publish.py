@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import hashlib
+import heapq
 import logging
 import multiprocessing
 import os
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from itertools import chain, islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Config, FeedSpec
 from .dates import from_timestamp
@@ -30,7 +32,10 @@ from .model import Entry
 from .normalize import content_hash, to_entry
 from .render import FeedMeta, remove_stale_temp_files, render_feeds, write_if_changed
 from .seeds import SeedError, SeedFile, decode, discover, parse_seed_text, read_bytes
-from .store import SeedRecord, Store, is_clean
+from .store import SeedRecord, Store, WebEntry, is_clean
+
+if TYPE_CHECKING:
+    from .harvest import SourceRun
 
 log = logging.getLogger("seedfeed")
 
@@ -52,6 +57,7 @@ class Report:
     unchanged_files: list[str] = field(default_factory=list)
     entries: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    sources: SourceRun | None = None
 
     def warn(self, origin: str, message: str) -> None:
         """Record and log a warning about one input that was still published."""
@@ -106,10 +112,23 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 60.0
 
 def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
     paths = _refresh_seeds(config, report, store)
+    feeds = list(config.feeds)
+    if config.sources_dir.is_dir() and any(config.sources_dir.glob("*.toml")):
+        from . import harvest  # lazily: requests and the extractor only for projects with sources
+
+        sources = harvest.configured_sources(config, report.warn)
+        if write:  # `check` validates the source files but fetches nothing
+            report.sources = harvest.refresh_sources(config, store, sources, report.warn)
+        known = {spec.name for spec in feeds}
+        feeds += [
+            FeedSpec(name, f"{config.title}: {name}", include=(), max_entries=config.max_entries)
+            for name in harvest.source_feed_names(sources)
+            if name not in known
+        ]
     fallback = from_timestamp(config.path.stat().st_mtime)
     outputs: dict[str, bytes] = {}
     cache: dict[str, Entry | None] = {}
-    for spec in config.feeds:
+    for spec in feeds:
         entries = _newest_entries(spec, store, paths, config, report, cache)
         report.entries[spec.name] = len(entries)
         meta = FeedMeta(
@@ -325,7 +344,42 @@ def _newest_entries(
     report: Report,
     cache: dict[str, Entry | None],
 ) -> list[Entry]:
-    """The newest ``spec.max_entries`` entries of the seeds ``spec`` includes, one per id."""
+    """The newest ``spec.max_entries`` entries of ``spec``: its seeds and its sources'
+    entries, merged by date, one per id (a seed wins over the same article from the web)."""
+    seeds = _seed_entries(spec, store, paths, config, report, cache)
+    web = (_web_entry(w) for w in store.newest_web(spec.name) if not store.seed_has_id(w.id))
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for entry in heapq.merge(seeds, web, key=_newest_first):
+        if entry.id not in seen:
+            seen.add(entry.id)
+            entries.append(entry)
+            if len(entries) == spec.max_entries:
+                break
+    return entries
+
+
+def _newest_first(entry: Entry) -> tuple[float, str]:
+    return -entry.published.timestamp(), entry.id
+
+
+def _web_entry(web: WebEntry) -> Entry:
+    from .harvest import web_entry_to_entry
+
+    return web_entry_to_entry(web)
+
+
+def _seed_entries(
+    spec: FeedSpec,
+    store: Store,
+    paths: SeedPaths,
+    config: Config,
+    report: Report,
+    cache: dict[str, Entry | None],
+) -> Iterator[Entry]:
+    """The seed entries ``spec`` includes, newest first, read back lazily."""
+    if not spec.include:
+        return
     include: Callable[[str], bool] | None = None
     if spec.include != ("*",):
         patterns = spec.include
@@ -333,14 +387,10 @@ def _newest_entries(
         def include(path: str) -> bool:
             return any(fnmatchcase(path, pattern) for pattern in patterns)
 
-    entries: list[Entry] = []
     for record in store.newest(include):
         entry = _materialize(record, paths[record.path], config, report, cache)
         if entry is not None:
-            entries.append(entry)
-            if len(entries) == spec.max_entries:
-                break
-    return entries
+            yield entry
 
 
 def _materialize(

@@ -35,6 +35,34 @@ CREATE TABLE IF NOT EXISTS seeds (
 );
 CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id);
 CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, first_seen, path);
+CREATE TABLE IF NOT EXISTS fetch_state (
+    key           TEXT PRIMARY KEY,  -- Source.key(url): source name and configured URL
+    url           TEXT NOT NULL,     -- where to fetch it now (after permanent redirects)
+    etag          TEXT,              -- validators exactly as the server sent them
+    last_modified TEXT,
+    failures      INTEGER NOT NULL DEFAULT 0,  -- in a row
+    next_fetch    REAL NOT NULL DEFAULT 0,     -- POSIX seconds; backoff after failures
+    last_success  INTEGER,
+    last_error    TEXT,
+    disabled      INTEGER NOT NULL DEFAULT 0   -- 410 Gone
+);
+CREATE TABLE IF NOT EXISTS web_entries (
+    id           TEXT PRIMARY KEY,
+    source       TEXT NOT NULL,  -- the source's name (its file's stem)
+    feeds        TEXT NOT NULL,  -- ' all tech ': the feeds it goes into
+    url          TEXT NOT NULL,  -- the page it was read from
+    title        TEXT NOT NULL,
+    link         TEXT NOT NULL,
+    authors      TEXT NOT NULL,  -- joined with U+001F
+    published    INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    content_html TEXT NOT NULL,
+    summary      TEXT NOT NULL,
+    tags         TEXT NOT NULL,
+    entry_hash   BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS web_by_date ON web_entries (published DESC, id);
+CREATE INDEX IF NOT EXISTS web_by_url ON web_entries (url);
 """
 
 # A file modified within this long of being scanned may change again in the same mtime
@@ -70,6 +98,46 @@ class SeedRecord:
     updated: int
 
 
+@dataclass(slots=True)
+class FetchState:
+    """What the store remembers of fetching one source URL."""
+
+    key: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    failures: int = 0
+    next_fetch: float = 0.0
+    last_success: int | None = None
+    last_error: str | None = None
+    disabled: int = 0
+
+
+@dataclass(slots=True)
+class WebEntry:
+    """An entry read from the web, kept whole: its page cannot be read again at will."""
+
+    id: str
+    source: str
+    feeds: str
+    url: str
+    title: str
+    link: str
+    authors: str
+    published: int
+    updated: int
+    content_html: str
+    summary: str
+    tags: str
+    entry_hash: bytes
+
+
+_FETCH_NAMES = [f.name for f in fields(FetchState)]
+_FETCH_COLUMNS = ", ".join(_FETCH_NAMES)
+_FETCH_ROW = attrgetter(*_FETCH_NAMES)
+_WEB_NAMES = [f.name for f in fields(WebEntry)]
+_WEB_COLUMNS = ", ".join(_WEB_NAMES)
+_WEB_ROW = attrgetter(*_WEB_NAMES)
 _NAMES = [f.name for f in fields(SeedRecord)]
 _COLUMNS = ", ".join(_NAMES)
 _ROW = attrgetter(*_NAMES)
@@ -173,6 +241,81 @@ class Store:
         """
         for row in self._db.execute(query):
             yield SeedRecord(*row)
+
+    # --- sources ---------------------------------------------------------------------
+
+    def fetch_state(self, key: str, url: str) -> FetchState:
+        """What is known of fetching ``key`` (a fresh state for a new one)."""
+        row = self._db.execute(
+            f"SELECT {_FETCH_COLUMNS} FROM fetch_state WHERE key = ?", (key,)
+        ).fetchone()
+        return FetchState(*row) if row else FetchState(key=key, url=url)
+
+    def fetch_states(self) -> list[FetchState]:
+        """Every source URL's fetch state, by key."""
+        rows = self._db.execute(f"SELECT {_FETCH_COLUMNS} FROM fetch_state ORDER BY key")
+        return [FetchState(*row) for row in rows]
+
+    def put_fetch_state(self, state: FetchState) -> None:
+        """Insert or replace one fetch state."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO fetch_state ({_FETCH_COLUMNS}) VALUES"
+            f" ({', '.join('?' * len(_FETCH_NAMES))})",
+            _FETCH_ROW(state),
+        )
+
+    def web_entry(self, entry_id: str) -> WebEntry | None:
+        """A stored web entry by id."""
+        row = self._db.execute(
+            f"SELECT {_WEB_COLUMNS} FROM web_entries WHERE id = ?", (entry_id,)
+        ).fetchone()
+        return WebEntry(*row) if row else None
+
+    def has_web_url(self, url: str) -> bool:
+        """True when a page at ``url`` was already read into an entry."""
+        return (
+            self._db.execute("SELECT 1 FROM web_entries WHERE url = ?", (url,)).fetchone()
+            is not None
+        )
+
+    def put_web_entry(self, entry: WebEntry) -> None:
+        """Insert or replace one web entry."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO web_entries ({_WEB_COLUMNS}) VALUES"
+            f" ({', '.join('?' * len(_WEB_NAMES))})",
+            _WEB_ROW(entry),
+        )
+
+    def forget_sources_except(self, names: Iterable[str]) -> int:
+        """Drop the entries and fetch state of sources whose files are gone."""
+        keep = list(names)
+        marks = ", ".join("?" * len(keep))
+        removed = self._db.execute(
+            f"DELETE FROM web_entries WHERE source NOT IN ({marks})", keep
+        ).rowcount
+        self._db.execute(
+            f"DELETE FROM fetch_state WHERE substr(key, 1, instr(key, ' ') - 1) NOT IN ({marks})",
+            keep,
+        )
+        return removed
+
+    def newest_web(self, feed: str) -> Iterator[WebEntry]:
+        """The web entries of ``feed``, newest first (lazy)."""
+        query = (
+            f"SELECT {_WEB_COLUMNS} FROM web_entries WHERE instr(feeds, ?) > 0"
+            " ORDER BY published DESC, id"
+        )
+        for row in self._db.execute(query, (f" {feed} ",)):
+            yield WebEntry(*row)
+
+    def seed_has_id(self, entry_id: str) -> bool:
+        """True when a publishable seed gives ``entry_id`` (the seed wins over the web)."""
+        row = self._db.execute(
+            "SELECT 1 FROM seeds WHERE entry_id = ? AND ok = 1 LIMIT 1", (entry_id,)
+        ).fetchone()
+        return row is not None
+
+    # --- key-value --------------------------------------------------------------------
 
     def get(self, key: str) -> str | None:
         """A value from the key-value table (last run, and the like)."""

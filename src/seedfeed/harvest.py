@@ -1,0 +1,241 @@
+"""One run's work on sources: fetch what is due, extract articles, keep them in the store.
+
+A failing source never stops the others and never loses what it gave before: its stored
+entries stay in the feeds, its failures back off (``fetch.next_retry``), a 410 disables
+it, a permanent redirect updates the URL it is fetched from.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from .config import Config
+from .dates import from_timestamp
+from .fetch import Fetcher, FetchError, FetchResult, FetchSettings, Validators, next_retry
+from .model import Article, Entry
+from .normalize import content_hash, to_entry
+from .sources import Source, SourceError, feed_articles, listing_links, load_sources
+from .store import FetchState, Store, WebEntry
+
+log = logging.getLogger("seedfeed")
+
+_SEP = "\x1f"
+
+
+@dataclass
+class SourceRun:
+    """What a run did with the sources."""
+
+    sources: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_entries: int = 0
+    updated_entries: int = 0
+
+
+Warn = Callable[[str, str], None]
+
+
+def settings_for(config: Config) -> FetchSettings:
+    """The fetch settings of ``config``'s ``[fetch]`` section."""
+    options = config.fetch
+    return FetchSettings(
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        deadline=options.deadline,
+        max_bytes=options.max_bytes,
+        allow_private=options.allow_private,
+        concurrency=options.concurrency,
+        per_host=options.per_host,
+    )
+
+
+def configured_sources(config: Config, warn: Warn) -> list[Source]:
+    """The valid source definitions; each bad file is one warning line."""
+    sources, errors = load_sources(config.sources_dir)
+    for line in errors:
+        path, _, reason = line.partition(": ")
+        warn(path, f"source skipped: {reason}")
+    return sources
+
+
+def refresh_sources(
+    config: Config,
+    store: Store,
+    sources: list[Source],
+    warn: Warn,
+    *,
+    now: float | None = None,
+    fetcher: Fetcher | None = None,
+) -> SourceRun:
+    """Fetch every enabled source URL that is due and store the entries it gives."""
+    run = SourceRun(sources=len(sources))
+    now = time.time() if now is None else now
+    names = {s.name for s in sources}
+    # Files that exist but did not parse keep their entries: only deleted sources go.
+    names |= (
+        {p.stem for p in config.sources_dir.glob("*.toml")}
+        if config.sources_dir.is_dir()
+        else set()
+    )
+    store.forget_sources_except(names)
+
+    jobs = []
+    for source in sources:
+        if not source.enabled:
+            continue
+        for url in source.urls:
+            state = store.fetch_state(source.key(url), url)
+            if state.disabled or state.next_fetch > now:
+                continue
+            jobs.append(((source, state), state.url, Validators(state.etag, state.last_modified)))
+    if not jobs:
+        return run
+
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(settings_for(config))
+    try:
+        pages: list[tuple[Source, str]] = []  # article pages announced by listings and feeds
+        for (source, state), outcome in fetcher.fetch_many(jobs):
+            if isinstance(outcome, FetchError):
+                _failed(store, state, outcome, now, warn)
+                run.failed += 1
+                continue
+            _succeeded(store, state, outcome, now, warn)
+            if outcome.not_modified:
+                run.not_modified += 1
+                continue
+            run.fetched += 1
+            try:
+                pages += _read_document(source, outcome, store, run, now)
+            except SourceError as exc:
+                warn(outcome.final_url, str(exc))
+        page_jobs = [((source, url), url, None) for source, url in pages]
+        for (source, url), outcome in fetcher.fetch_many(page_jobs):
+            if isinstance(outcome, FetchError):
+                warn(url, outcome.reason)
+                continue
+            _save(source, _page_article(outcome), outcome.final_url, store, run, now)
+    finally:
+        if own:
+            fetcher.close()
+    return run
+
+
+def _failed(store: Store, state: FetchState, error: FetchError, now: float, warn: Warn) -> None:
+    state.failures += 1
+    state.last_error = error.reason
+    state.next_fetch = next_retry(state.failures, error.retry_after, now)
+    if error.gone:
+        state.disabled = 1
+        warn(state.url, f"{error.reason}: gone for good; source disabled (its entries stay)")
+    else:
+        retry = from_timestamp(state.next_fetch).strftime("%Y-%m-%d %H:%M UTC")
+        warn(state.url, f"{error.reason} (failure {state.failures} in a row; next try {retry})")
+    store.put_fetch_state(state)
+
+
+def _succeeded(
+    store: Store, state: FetchState, result: FetchResult, now: float, warn: Warn
+) -> None:
+    if result.moved_to and result.moved_to != state.url:
+        warn(state.url, f"moved permanently to {result.moved_to}; fetching that from now on")
+        state.url = result.moved_to
+    state.failures = 0
+    state.next_fetch = 0.0
+    state.last_error = None
+    state.last_success = int(now)
+    state.etag = result.validators.etag
+    state.last_modified = result.validators.last_modified
+    store.put_fetch_state(state)
+
+
+def _read_document(
+    source: Source, result: FetchResult, store: Store, run: SourceRun, now: float
+) -> list[tuple[Source, str]]:
+    """Handle one fetched source document; return the article pages it announces."""
+    if source.kind == "article":
+        _save(source, _page_article(result), result.final_url, store, run, now)
+        return []
+    if source.kind == "listing":
+        if "html" not in result.content_type and "xml" not in result.content_type:
+            raise SourceError(f"expected an HTML listing page, got {result.content_type}")
+        links = listing_links(result.text, result.final_url, source.items, source.limit)
+        return [(source, link) for link in links if not store.has_web_url(link)]
+    articles = feed_articles(result.body, result.final_url, source.limit)
+    if source.full_text:
+        return [(source, a.link) for a in articles if a.link and not store.has_web_url(a.link)]
+    for article in articles:
+        _save(source, article, article.link or article.origin, store, run, now)
+    return []
+
+
+def _page_article(result: FetchResult) -> Article:
+    from .extract import article_from_html  # lazily: bs4 and the extractor are heavy
+
+    return article_from_html(result.text, origin=result.final_url, url=result.final_url)
+
+
+def _save(
+    source: Source, article: Article, url: str, store: Store, run: SourceRun, now: float
+) -> None:
+    """Normalize ``article`` and keep it; an unchanged entry is left exactly as it was."""
+    if source.author and not article.authors:
+        article.authors = [source.author]
+    entry, _warnings = to_entry(article, from_timestamp(now))
+    old = store.web_entry(entry.id)
+    if old is not None and article.published is None:
+        # An undated page keeps the date it was first seen at, or every fetch would
+        # look like an edit.
+        entry = replace(entry, published=from_timestamp(old.published))
+        entry = replace(entry, updated=max(entry.updated, entry.published))
+    digest = content_hash(entry)
+    if old is not None:
+        if old.entry_hash == digest:
+            return
+        entry = replace(entry, updated=max(entry.updated, from_timestamp(now)))
+        run.updated_entries += 1
+    else:
+        run.new_entries += 1
+    store.put_web_entry(
+        WebEntry(
+            id=entry.id,
+            source=source.name,
+            feeds=" " + " ".join(source.feeds) + " ",
+            url=url,
+            title=entry.title,
+            link=entry.link,
+            authors=_SEP.join(entry.authors),
+            published=int(entry.published.timestamp()),
+            updated=int(entry.updated.timestamp()),
+            content_html=entry.content_html,
+            summary=entry.summary,
+            tags=_SEP.join(entry.tags),
+            entry_hash=digest,
+        )
+    )
+
+
+def web_entry_to_entry(web: WebEntry) -> Entry:
+    """A stored web entry as a feed ``Entry``."""
+    return Entry(
+        id=web.id,
+        title=web.title,
+        link=web.link,
+        authors=tuple(a for a in web.authors.split(_SEP) if a),
+        published=from_timestamp(web.published),
+        updated=from_timestamp(web.updated),
+        content_html=web.content_html,
+        summary=web.summary,
+        tags=tuple(t for t in web.tags.split(_SEP) if t),
+        origin=web.url,
+    )
+
+
+def source_feed_names(sources: Iterable[Source]) -> list[str]:
+    """Every feed name the sources ask for, in a stable order."""
+    return sorted({name for source in sources for name in source.feeds})

@@ -1,0 +1,251 @@
+"""Sources: web pages followed for new articles, one TOML file each in ``sources/``.
+
+``load_sources`` reads the definitions (a bad file is one error line, never fatal);
+``listing_links`` and ``feed_articles`` turn a fetched listing page or feed into the
+article links or raw ``Article``s they announce. No I/O beyond reading the TOML files.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from .dates import parse_date
+from .model import Article
+
+KINDS = ("article", "listing", "feed")
+DEFAULT_ITEMS = "article a[href], h2 a[href], h3 a[href]"
+FEED_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class SourceError(Exception):
+    """A source definition or a fetched document cannot be used; one line, with the reason."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One validated source definition."""
+
+    name: str  # the file's stem: a stable key in the state store
+    path: Path
+    urls: tuple[str, ...]
+    kind: str = "article"
+    items: str = ""  # CSS selector of article links on a listing page
+    limit: int = 10
+    full_text: bool = False
+    feeds: tuple[str, ...] = ("all",)
+    schedule: str = ""  # cron expression for the daemon
+    title: str = ""
+    author: str = ""
+    enabled: bool = True
+
+    def key(self, url: str) -> str:
+        """The store's key for one URL of this source."""
+        return f"{self.name} {url}"
+
+
+_KEYS: dict[str, type | tuple[type, ...]] = {
+    "url": str,
+    "urls": list,
+    "kind": str,
+    "items": str,
+    "limit": int,
+    "full_text": bool,
+    "feed": (str, list),
+    "schedule": str,
+    "title": str,
+    "author": str,
+    "enabled": bool,
+}
+
+
+def load_sources(folder: Path) -> tuple[list[Source], list[str]]:
+    """Every ``*.toml`` in ``folder`` as a ``Source``, plus one error line per bad file."""
+    sources: list[Source] = []
+    errors: list[str] = []
+    if not folder.is_dir():
+        return sources, errors
+    for path in sorted(folder.glob("*.toml")):
+        if path.name.startswith("."):
+            continue
+        try:
+            sources.append(parse_source(path))
+        except SourceError as exc:
+            errors.append(f"{path}: {exc}")
+    return sources, errors
+
+
+def parse_source(path: Path) -> Source:
+    """Read and validate one source file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourceError(f"invalid TOML: {exc}") from None
+    return source_from_dict(raw, path)
+
+
+def source_from_dict(raw: dict[str, Any], path: Path) -> Source:
+    """Validate a parsed source definition."""
+    for key, value in raw.items():
+        if key not in _KEYS:
+            raise SourceError(f"unknown key {key!r}")
+        expected = _KEYS[key]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise SourceError(f"{key!r} has the wrong type ({type(value).__name__})")
+    urls = raw.get("urls", [])
+    if "url" in raw:
+        urls = [raw["url"], *urls]
+    if not urls:
+        raise SourceError("'url' (or 'urls') is required")
+    for url in urls:
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise SourceError(f"'url' must be an http(s) URL, not {url!r}")
+    kind = raw.get("kind", "article")
+    if kind not in KINDS:
+        raise SourceError(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+    feeds = raw.get("feed", "all")
+    feeds = [feeds] if isinstance(feeds, str) else feeds
+    for feed in feeds:
+        if not isinstance(feed, str) or not FEED_NAME_RE.match(feed):
+            raise SourceError(f"'feed' names must be lowercase letters, digits, - and _: {feed!r}")
+    limit = raw.get("limit", 10)
+    if not 1 <= limit <= 500:
+        raise SourceError("'limit' must be between 1 and 500")
+    schedule = raw.get("schedule", "").strip()
+    if schedule:
+        _check_cron(schedule)
+    if "items" in raw and kind != "listing":
+        raise SourceError("'items' is only for kind = \"listing\"")
+    if raw.get("items"):
+        _check_selector(raw["items"])
+    return Source(
+        name=path.stem,
+        path=path,
+        urls=tuple(dict.fromkeys(urls)),
+        kind=kind,
+        items=raw.get("items", ""),
+        limit=limit,
+        full_text=raw.get("full_text", False),
+        feeds=tuple(dict.fromkeys(feeds)),
+        schedule=schedule,
+        title=raw.get("title", "").strip(),
+        author=raw.get("author", "").strip(),
+        enabled=raw.get("enabled", True),
+    )
+
+
+def _check_cron(expression: str) -> None:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise SourceError(f"'schedule' must be a 5-field cron expression, not {expression!r}")
+    from apscheduler.triggers.cron import CronTrigger  # lazily: only sources with schedules
+
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise SourceError(f"'schedule' {expression!r}: {exc}") from None
+
+
+def _check_selector(selector: str) -> None:
+    import soupsieve  # beautifulsoup4's selector engine
+
+    try:
+        soupsieve.compile(selector)
+    except soupsieve.SelectorSyntaxError as exc:
+        raise SourceError(f"'items' is not a CSS selector: {exc.args[0]}") from None
+
+
+# --- listing pages ----------------------------------------------------------------------
+
+
+def listing_links(html: str, page_url: str, selector: str = "", limit: int = 10) -> list[str]:
+    """The first ``limit`` distinct article links of a listing page, absolute, in page order.
+
+    Without ``selector``: links inside ``<article>``, ``<h2>`` and ``<h3>`` that stay on
+    the listing's own site (navigation and ads point elsewhere or sit outside those).
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "lxml")
+    site = urlsplit(page_url).netloc.lower()
+    links: list[str] = []
+    for anchor in soup.select(selector or DEFAULT_ITEMS):
+        href = anchor.get("href")
+        if not isinstance(href, str) or not href.strip() or href.startswith("#"):
+            continue
+        url = urljoin(page_url, href.strip()).split("#")[0]
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            continue
+        if not selector and parts.netloc.lower() != site:
+            continue
+        if url != page_url and url not in links:
+            links.append(url)
+            if len(links) == limit:
+                break
+    return links
+
+
+# --- feeds ------------------------------------------------------------------------------
+
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def feed_articles(body: bytes, url: str, limit: int = 50) -> list[Article]:
+    """The items of an RSS/Atom feed as raw ``Article``s, newest first as the feed lists them.
+
+    Raises ``SourceError`` for a document that is not a feed (an HTML page, broken XML
+    with no items) and for entity declarations (billion laughs), which are refused
+    before any parser sees them.
+    """
+    if _ENTITY_DECL.search(body[:65536]):
+        raise SourceError("feed declares XML entities; refused (entity expansion)")
+    import feedparser
+
+    parsed = feedparser.parse(body, response_headers={"content-location": url})
+    version = parsed.get("version", "")
+    if not version and not parsed.entries:
+        reason = parsed.get("bozo_exception")
+        raise SourceError(f"not an RSS or Atom feed{f' ({reason})' if reason else ''}")
+    articles = []
+    for item in parsed.entries[:limit]:
+        link = item.get("link", "") or ""
+        content = ""
+        if item.get("content"):
+            content = item["content"][0].get("value", "")
+        summary = item.get("summary", "") or ""
+        authors = [a.get("name", "") for a in item.get("authors", []) if a.get("name")]
+        if not authors and item.get("author"):
+            authors = [item["author"]]
+        article = Article(
+            origin=urljoin(url, link) if link else item.get("id", "") or url,
+            title=item.get("title", "") or "",
+            authors=authors,
+            link=urljoin(url, link) if link else "",
+            published=_feed_date(item, "published") or _feed_date(item, "updated"),
+            updated=_feed_date(item, "updated"),
+            content_html=content or summary,
+            summary=summary if content else "",
+            tags=[t.get("term", "") for t in item.get("tags", []) if t.get("term")],
+        )
+        articles.append(article)
+    return articles
+
+
+def _feed_date(item: Any, key: str) -> Any:
+    parsed = item.get(f"{key}_parsed")
+    if parsed:
+        from calendar import timegm
+        from datetime import UTC, datetime
+
+        try:
+            return datetime.fromtimestamp(timegm(parsed), UTC)
+        except (OverflowError, ValueError):
+            return None
+    return parse_date(item.get(key, ""))
