@@ -158,7 +158,8 @@ def _check_selector(selector: str) -> None:
     try:
         soupsieve.compile(selector)
     except soupsieve.SelectorSyntaxError as exc:
-        raise SourceError(f"'items' is not a CSS selector: {exc.args[0]}") from None
+        reason = str(exc).splitlines()[0]
+        raise SourceError(f"'items' is not a CSS selector: {reason}") from None
 
 
 # --- listing pages ----------------------------------------------------------------------
@@ -209,10 +210,11 @@ def feed_articles(body: bytes, url: str, limit: int = 50) -> list[Article]:
     import feedparser
 
     parsed = feedparser.parse(body, response_headers={"content-location": url})
-    version = parsed.get("version", "")
-    if not version and not parsed.entries:
-        reason = parsed.get("bozo_exception")
-        raise SourceError(f"not an RSS or Atom feed{f' ({reason})' if reason else ''}")
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+        # feedparser recovers what it can from broken XML; with no item recovered, the
+        # document is not a feed we can use.
+        reason = str(parsed.get("bozo_exception", "")).splitlines()[:1]
+        raise SourceError(f"not an RSS or Atom feed{f' ({reason[0]})' if reason else ''}")
     articles = []
     for item in parsed.entries[:limit]:
         link = item.get("link", "") or ""
@@ -239,7 +241,8 @@ def feed_articles(body: bytes, url: str, limit: int = 50) -> list[Article]:
 
 
 def _feed_date(item: Any, key: str) -> Any:
-    parsed = item.get(f"{key}_parsed")
+    # dict.get, not item.get: feedparser's own get maps updated to published, with a warning
+    parsed = dict.get(item, f"{key}_parsed")
     if parsed:
         from calendar import timegm
         from datetime import UTC, datetime
@@ -248,4 +251,4 @@ def _feed_date(item: Any, key: str) -> Any:
             return datetime.fromtimestamp(timegm(parsed), UTC)
         except (OverflowError, ValueError):
             return None
-    return parse_date(item.get(key, ""))
+    return parse_date(dict.get(item, key, ""))
