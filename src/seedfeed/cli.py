@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -112,6 +113,14 @@ def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> N
     config = _load(config_path)
     report = _run(config, dry_run=False)
     if not ctx.find_root().obj.get("quiet"):
+        if report.sources is not None:
+            s = report.sources
+            err.print(
+                f"sources: {s.sources} ({s.fetched} fetched, {s.not_modified} not modified,"
+                f" {s.failed} failed); {s.new_entries} new and {s.updated_entries} updated"
+                " entries",
+                markup=False,
+            )
         written = ", ".join(report.written) or "none (all up to date)"
         err.print(
             f"published {sum(report.entries.values())} entries in {len(report.entries)} feed(s)"
@@ -152,6 +161,45 @@ def init_cmd(directory: Path, title: str, base_url: str) -> None:
     for path in created:
         err.print(f"created {path}", markup=False)
     err.print(f"next: seedfeed publish -c {directory / 'config.toml'}", markup=False)
+
+
+@cli.command("extract")
+@click.argument("target")
+@click.option("--url", default="", help="The page's address, for a file (resolves its links).")
+@click.option("--allow-private", is_flag=True, help="Allow addresses on this machine's networks.")
+@verbosity
+def extract_cmd(target: str, url: str, allow_private: bool) -> None:
+    """Show what a page (URL or saved HTML file) would become as an entry."""
+    from .extract import article_from_html
+    from .fetch import Fetcher, FetchError, FetchSettings, decode_body
+    from .normalize import html_to_plain, to_entry
+
+    if target.startswith(("http://", "https://")):
+        try:
+            with Fetcher(FetchSettings(allow_private=allow_private)) as fetcher:
+                result = fetcher.fetch(target)
+        except FetchError as exc:
+            err.print(f"error: {exc}", markup=False)
+            sys.exit(EXIT_FAILURE)
+        text, url = result.text, url or result.final_url
+    else:
+        try:
+            text, _charset = decode_body(Path(target).read_bytes(), None)
+        except OSError as exc:
+            err.print(f"error: {target}: {exc.strerror or exc}", markup=False)
+            sys.exit(EXIT_USAGE)
+    article = article_from_html(text, origin=url or target, url=url)
+    entry, warnings = to_entry(article, datetime.now(UTC).replace(microsecond=0))
+    for message in warnings:
+        log.warning("%s: %s", url or target, message)
+    dated = article.published.isoformat() if article.published else "(none: first seen)"
+    click.echo(f"title:   {entry.title}")
+    click.echo(f"author:  {', '.join(entry.authors) or '(none)'}")
+    click.echo(f"date:    {dated}")
+    click.echo(f"link:    {entry.link or '(none)'}")
+    click.echo(f"summary: {entry.summary}")
+    click.echo("")
+    click.echo(html_to_plain(entry.content_html))
 
 
 def main() -> None:

@@ -165,10 +165,14 @@ def _read_document(
         if "html" not in result.content_type and "xml" not in result.content_type:
             raise SourceError(f"expected an HTML listing page, got {result.content_type}")
         links = listing_links(result.text, result.final_url, source.items, source.limit)
-        return [(source, link) for link in links if not store.has_web_url(link)]
+        return [(source, link) for link in links if not store.has_web_url(source.name, link)]
     articles = feed_articles(result.body, result.final_url, source.limit)
     if source.full_text:
-        return [(source, a.link) for a in articles if a.link and not store.has_web_url(a.link)]
+        return [
+            (source, a.link)
+            for a in articles
+            if a.link and not store.has_web_url(source.name, a.link)
+        ]
     for article in articles:
         _save(source, article, article.link or article.origin, store, run, now)
     return []
@@ -187,7 +191,7 @@ def _save(
     if source.author and not article.authors:
         article.authors = [source.author]
     entry, _warnings = to_entry(article, from_timestamp(now))
-    old = store.web_entry(entry.id)
+    old = store.web_entry(source.name, entry.id)
     if old is not None and article.published is None:
         # An undated page keeps the date it was first seen at, or every fetch would
         # look like an edit.

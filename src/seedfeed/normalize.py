@@ -180,6 +180,16 @@ def summarize(article: Article, content_html: str) -> str:
     return ""
 
 
+_BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(?:p|div|li|h[1-6]|blockquote|pre|tr|figure)\s*>")
+
+
+def html_to_plain(fragment: str) -> str:
+    """Readable plain text of an HTML fragment: one line per paragraph, list item, heading."""
+    text = html_to_text(_BLOCK_END.sub("\n", fragment))
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def html_to_text(fragment: str) -> str:
     """The text of an HTML fragment (tags dropped, entities decoded)."""
     return html.unescape(nh3.clean(fragment, tags=set()))

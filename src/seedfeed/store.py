@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS fetch_state (
     disabled      INTEGER NOT NULL DEFAULT 0   -- 410 Gone
 );
 CREATE TABLE IF NOT EXISTS web_entries (
-    id           TEXT PRIMARY KEY,
+    id           TEXT NOT NULL,
     source       TEXT NOT NULL,  -- the source's name (its file's stem)
     feeds        TEXT NOT NULL,  -- ' all tech ': the feeds it goes into
     url          TEXT NOT NULL,  -- the page it was read from
@@ -59,10 +59,11 @@ CREATE TABLE IF NOT EXISTS web_entries (
     content_html TEXT NOT NULL,
     summary      TEXT NOT NULL,
     tags         TEXT NOT NULL,
-    entry_hash   BLOB NOT NULL
+    entry_hash   BLOB NOT NULL,
+    PRIMARY KEY (source, id)      -- two sources may carry one article, each to its feeds
 );
 CREATE INDEX IF NOT EXISTS web_by_date ON web_entries (published DESC, id);
-CREATE INDEX IF NOT EXISTS web_by_url ON web_entries (url);
+CREATE INDEX IF NOT EXISTS web_by_url ON web_entries (source, url);
 """
 
 # A file modified within this long of being scanned may change again in the same mtime
@@ -264,19 +265,20 @@ class Store:
             _FETCH_ROW(state),
         )
 
-    def web_entry(self, entry_id: str) -> WebEntry | None:
-        """A stored web entry by id."""
+    def web_entry(self, source: str, entry_id: str) -> WebEntry | None:
+        """A source's stored web entry by id."""
         row = self._db.execute(
-            f"SELECT {_WEB_COLUMNS} FROM web_entries WHERE id = ?", (entry_id,)
+            f"SELECT {_WEB_COLUMNS} FROM web_entries WHERE source = ? AND id = ?",
+            (source, entry_id),
         ).fetchone()
         return WebEntry(*row) if row else None
 
-    def has_web_url(self, url: str) -> bool:
-        """True when a page at ``url`` was already read into an entry."""
-        return (
-            self._db.execute("SELECT 1 FROM web_entries WHERE url = ?", (url,)).fetchone()
-            is not None
-        )
+    def has_web_url(self, source: str, url: str) -> bool:
+        """True when ``source`` already read the page at ``url`` into an entry."""
+        row = self._db.execute(
+            "SELECT 1 FROM web_entries WHERE source = ? AND url = ?", (source, url)
+        ).fetchone()
+        return row is not None
 
     def put_web_entry(self, entry: WebEntry) -> None:
         """Insert or replace one web entry."""

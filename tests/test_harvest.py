@@ -1,0 +1,268 @@
+"""Sources end to end: publish against real HTTP servers on 127.0.0.1 (pytest-httpserver)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from helpers import (
+    atom_entries,
+    atom_entry,
+    atom_titles,
+    make_project,
+    parse_feed,
+    run_publish,
+    seed_text,
+)
+from seedfeed.store import Store
+
+FETCH = "[fetch]\nallow_private = true\nread_timeout = 2\ndeadline = 5\n"
+
+
+def page(
+    title: str,
+    body: str,
+    *,
+    author: str = "Ann Lee",
+    date: str = "2026-11-01T09:00:00Z",
+    canonical: str = "",
+) -> str:
+    ld = {
+        "@type": "NewsArticle",
+        "headline": title,
+        "author": {"name": author},
+        "datePublished": date,
+    }
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    paragraphs = "".join(
+        f"<p>{body} Paragraph {i} has enough words to count as text.</p>" for i in range(4)
+    )
+    return (
+        f"<html><head><title>{title} | Site</title>{link}"
+        f'<script type="application/ld+json">{json.dumps(ld)}</script></head>'
+        f"<body><nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{paragraphs}"
+        "<script>steal()</script><p onclick='x()'>Click</p></article>"
+        "<footer>(c)</footer></body></html>"
+    )
+
+
+def project(tmp_path: Path, sources: dict[str, str], seeds: dict[str, str] | None = None) -> Path:
+    config = make_project(tmp_path, seeds or {}, extra_config=FETCH)
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    for name, text in sources.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return config
+
+
+def requests_to(server: HTTPServer, path: str) -> int:
+    return sum(1 for request, _ in server.log if request.path == path)
+
+
+def test_article_source(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/story").respond_with_data(
+        page("Bridge reopens", "The bridge reopened."), content_type="text/html; charset=utf-8"
+    )
+    config = project(tmp_path, {"story.toml": f'url = "{httpserver.url_for("/story")}"\n'})
+    report = run_publish(config)
+    assert report.sources is not None and report.sources.new_entries == 1
+    feed = parse_feed(tmp_path / "feeds" / "all.atom.xml")
+    [entry] = feed.entries
+    assert entry.title == "Bridge reopens"
+    assert entry.author == "Ann Lee"
+    assert entry.link == httpserver.url_for("/story")
+    assert entry.published.startswith("2026-11-01T09:00:00")
+    content = entry.content[0].value
+    assert "The bridge reopened." in content
+    assert "<script" not in content and "onclick" not in content and "steal" not in content
+
+
+def test_listing_then_conditional_get(tmp_path: Path, httpserver: HTTPServer) -> None:
+    listing = "".join(
+        f'<article><h2><a href="/a{i}">Story {i}</a></h2></article>' for i in range(3)
+    )
+
+    def listing_handler(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(
+            f"<html><body>{listing}</body></html>",
+            content_type="text/html",
+            headers={"ETag": '"v1"'},
+        )
+
+    httpserver.expect_request("/news").respond_with_handler(listing_handler)
+    for i in range(3):
+        httpserver.expect_request(f"/a{i}").respond_with_data(
+            page(f"Story {i}", f"Text {i}.", date=f"2026-11-0{i + 1}T00:00:00Z"),
+            content_type="text/html",
+        )
+    config = project(
+        tmp_path, {"news.toml": f'url = "{httpserver.url_for("/news")}"\nkind = "listing"\n'}
+    )
+    run_publish(config)
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Story 2", "Story 1", "Story 0"]
+    before = len(httpserver.log)
+    report = run_publish(config)
+    assert report.sources is not None and report.sources.not_modified == 1
+    assert len(httpserver.log) == before + 1  # the listing only, answered 304: no article fetched
+    assert httpserver.log[-1][1].status_code == 304
+    assert report.written == []
+
+
+def test_feed_source_and_full_text(tmp_path: Path, httpserver: HTTPServer) -> None:
+    items = "".join(
+        f"<item><title>Item {i}</title><link>{httpserver.url_for(f'/p{i}')}</link>"
+        f"<pubDate>Tue, 0{i + 1} Nov 2026 08:00:00 GMT</pubDate>"
+        f"<description>Teaser {i}</description></item>"
+        for i in range(2)
+    )
+    rss = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss, content_type="application/rss+xml"
+    )
+    for i in range(2):
+        httpserver.expect_request(f"/p{i}").respond_with_data(
+            page(f"Item {i}", f"Full text {i}."), content_type="text/html"
+        )
+    feed_url = httpserver.url_for("/feed.xml")
+    config = project(
+        tmp_path,
+        {
+            "teasers.toml": f'url = "{feed_url}"\nkind = "feed"\nfeed = "teasers"\n',
+            "full.toml": f'url = "{feed_url}"\nkind = "feed"\nfull_text = true\nfeed = "full"\n',
+        },
+    )
+    run_publish(config)
+    teasers = parse_feed(tmp_path / "feeds" / "teasers.atom.xml")
+    assert [e.title for e in teasers.entries] == ["Item 1", "Item 0"]
+    assert "Teaser 1" in teasers.entries[0].content[0].value
+    full = tmp_path / "feeds" / "full.atom.xml"
+    assert "Full text 0." in atom_entry(full, "Item 0").findtext(
+        "{http://www.w3.org/2005/Atom}content"
+    )
+    assert requests_to(httpserver, "/p0") == 1
+
+
+def test_failing_source_keeps_its_entries_and_backs_off(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    state = {"fail": False}
+
+    def handler(request: Request) -> Response:
+        if state["fail"]:
+            return Response("boom", status=500)
+        return Response(page("Stays", "Kept text."), content_type="text/html")
+
+    httpserver.expect_request("/flaky").respond_with_handler(handler)
+    config = project(tmp_path, {"flaky.toml": f'url = "{httpserver.url_for("/flaky")}"\n'})
+    run_publish(config)
+    state["fail"] = True
+    report = run_publish(config)
+    assert next(w for w in report.warnings if "HTTP 500" in w[1])[0] == httpserver.url_for("/flaky")
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Stays"]
+    with Store(tmp_path / ".seedfeed") as store:
+        [fetch_state] = store.fetch_states()
+    assert fetch_state.failures == 1 and fetch_state.last_error == "HTTP 500"
+    calls = requests_to(httpserver, "/flaky")
+    run_publish(config)  # still backing off: not fetched again
+    assert requests_to(httpserver, "/flaky") == calls
+
+
+def test_gone_disables_and_moved_updates(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/gone").respond_with_data("", status=410)
+    httpserver.expect_request("/old").respond_with_data(
+        "", status=301, headers={"Location": "/new"}
+    )
+    httpserver.expect_request("/new").respond_with_data(
+        page("Moved", "Here now."), content_type="text/html"
+    )
+    config = project(
+        tmp_path,
+        {
+            "gone.toml": f'url = "{httpserver.url_for("/gone")}"\n',
+            "moved.toml": f'url = "{httpserver.url_for("/old")}"\n',
+        },
+    )
+    report = run_publish(config)
+    messages = " | ".join(f"{o}: {m}" for o, m in report.warnings)
+    assert "disabled" in messages and "moved permanently" in messages
+    with Store(tmp_path / ".seedfeed") as store:
+        states = {s.key.split()[0]: s for s in store.fetch_states()}
+    assert states["gone"].disabled == 1
+    assert states["moved"].url == httpserver.url_for("/new")
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Moved"]
+
+
+def test_bad_source_file_and_html_instead_of_feed(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/notafeed").respond_with_data(
+        "<html><body><p>Hello</p></body></html>", content_type="text/html"
+    )
+    config = project(
+        tmp_path,
+        {
+            "broken.toml": 'url = "https://ex.org/"\ncolour = "red"\n',
+            "html.toml": f'url = "{httpserver.url_for("/notafeed")}"\nkind = "feed"\n',
+        },
+        seeds={"s.txt": seed_text("A seed")},
+    )
+    report = run_publish(config)
+    lines = [f"{origin}: {message}" for origin, message in report.warnings]
+    assert any("broken.toml" in line and "'colour'" in line for line in lines)
+    assert any(
+        httpserver.url_for("/notafeed") in line and "not an RSS or Atom feed" in line
+        for line in lines
+    )
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["A seed"]
+
+
+def test_seed_wins_over_the_same_article_from_a_listing(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    url = httpserver.url_for("/same")
+    httpserver.expect_request("/list").respond_with_data(
+        '<article><h2><a href="/same">Same</a></h2></article>', content_type="text/html"
+    )
+    httpserver.expect_request("/same").respond_with_data(
+        page("From the web", "Web text."), content_type="text/html"
+    )
+    config = project(
+        tmp_path,
+        {"list.toml": f'url = "{httpserver.url_for("/list")}"\nkind = "listing"\n'},
+        seeds={"clip.txt": seed_text("My clipping", link=url)},
+    )
+    run_publish(config)
+    entries = atom_entries(tmp_path / "feeds" / "all.atom.xml")
+    assert len(entries) == 1
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["My clipping"]
+
+
+def test_private_addresses_refused_by_default(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/p").respond_with_data(
+        page("Private", "x"), content_type="text/html"
+    )
+    config = make_project(tmp_path, {"s.txt": seed_text("Seed")})
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "p.toml").write_text(f'url = "{httpserver.url_for("/p")}"\n')
+    report = run_publish(config)
+    assert len(httpserver.log) == 0
+    assert any(origin == httpserver.url_for("/p") for origin, _ in report.warnings)
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Seed"]
+
+
+@pytest.mark.parametrize("kind", ["article", "listing"])
+def test_page_without_title_or_text(tmp_path: Path, httpserver: HTTPServer, kind: str) -> None:
+    httpserver.expect_request("/empty").respond_with_data(
+        "<html><body></body></html>", content_type="text/html"
+    )
+    config = project(
+        tmp_path, {"e.toml": f'url = "{httpserver.url_for("/empty")}"\nkind = "{kind}"\n'}
+    )
+    report = run_publish(config)  # never raises; nothing to publish from it
+    assert report.skipped == []
