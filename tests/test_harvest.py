@@ -266,3 +266,38 @@ def test_page_without_title_or_text(tmp_path: Path, httpserver: HTTPServer, kind
     )
     report = run_publish(config)  # never raises; nothing to publish from it
     assert report.skipped == []
+
+
+def test_enrich_seeds_fills_what_the_seed_lacks(tmp_path: Path, httpserver: HTTPServer) -> None:
+    canonical = httpserver.url_for("/canonical-story")
+    html = (
+        f'<html><head><link rel="canonical" href="{canonical}">'
+        '<meta property="og:image" content="/lead.jpg">'
+        '<meta property="og:description" content="What the page says.">'
+        '<meta property="article:published_time" content="2026-10-05T06:00:00Z">'
+        "</head><body><article><p>Page text.</p></article></body></html>"
+    )
+    httpserver.expect_request("/story").respond_with_data(html, content_type="text/html")
+    httpserver.expect_request("/story2").respond_with_data(html, content_type="text/html")
+    httpserver.expect_request("/missing").respond_with_data("no", status=404)
+    seeds = {
+        "clip.txt": seed_text("Clipped", link=httpserver.url_for("/story?utm_source=x")),
+        "dated.txt": seed_text("Dated", link=httpserver.url_for("/story2"), published="2026-01-02"),
+        "broken-link.txt": seed_text("Still here", link=httpserver.url_for("/missing")),
+    }
+    config = make_project(tmp_path, seeds, extra_config=FETCH + "[seeds]\nenrich = true\n")
+    report = run_publish(config)
+    assert any(o == "broken-link.txt" and "HTTP 404" in m for o, m in report.warnings)
+    feed = tmp_path / "feeds" / "all.atom.xml"
+    assert sorted(atom_titles(feed)) == ["Clipped", "Dated", "Still here"]
+    parsed = {e.title: e for e in parse_feed(feed).entries}
+    clip = parsed["Clipped"]
+    assert clip.published.startswith("2026-10-05T06:00:00")  # the page's date
+    assert clip.link == canonical
+    content = clip.content[0].value
+    assert content.startswith("<p><img")
+    assert f'src="{httpserver.url_for("/lead.jpg")}"' in content.split("</p>")[0]
+    assert parsed["Dated"].published.startswith("2026-01-02")  # its own date wins
+    calls = len(httpserver.log)
+    run_publish(config)  # enriched once per version of a seed
+    assert len(httpserver.log) == calls

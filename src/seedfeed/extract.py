@@ -18,6 +18,7 @@ import json
 import re
 import warnings
 from typing import Any
+from urllib.parse import urljoin
 
 import lxml.html
 from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
@@ -119,16 +120,26 @@ def _metadata(soup: BeautifulSoup, origin: str, url: str) -> Article:
         _text(ld.get("dateModified")) or _meta(metas, "article:modified_time")
     )
     canonical = soup.find("link", rel="canonical", href=True)
-    article.link = (
+    link = (
         (str(canonical["href"]) if isinstance(canonical, Tag) else "")
         or _meta(metas, "og:url")
         or _text(ld.get("url"))
-        or url
     )
+    article.link = urljoin(url, link.strip()) if url and link else link or url
+    image = _meta(metas, "og:image") or _meta(metas, "twitter:image") or _ld_image(ld.get("image"))
+    article.image = urljoin(url, image.strip()) if url and image else image
     article.summary = _meta(metas, "og:description") or _meta(metas, "description")
     keywords = _meta(metas, "keywords")
     article.tags = [k.strip() for k in keywords.split(",") if k.strip()][:20]
     return article
+
+
+def _ld_image(value: Any) -> str:
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, dict):
+        value = value.get("url")
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _meta_index(soup: BeautifulSoup) -> dict[str, str]:

@@ -7,6 +7,7 @@ it, a permanent redirect updates the URL it is fetched from.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +24,9 @@ from .store import FetchState, Store, WebEntry
 log = logging.getLogger("seedfeed")
 
 _SEP = "\x1f"
+# Entries kept per source: far more than a feed shows, so that a link still on a listing
+# page is known as read and never comes back as new.
+KEEP_PER_SOURCE = 2000
 
 
 @dataclass
@@ -123,7 +127,65 @@ def refresh_sources(
     finally:
         if own:
             fetcher.close()
+    for source in sources:
+        store.prune_web(source.name, KEEP_PER_SOURCE)
     return run
+
+
+def enrich_seeds(
+    config: Config, store: Store, warn: Warn, *, fetcher: Fetcher | None = None
+) -> int:
+    """Fetch the page of each seed's link (once per version of the seed) to fill what the
+    seed lacks: its date, canonical link, lead image and description. A page that cannot
+    be read is one warning; the seed is published as it is. Returns the pages read."""
+    todo = store.seeds_to_enrich()
+    if not todo:
+        return 0
+    jobs = [
+        ((path, digest, published, first_seen), link, None)
+        for path, digest, link, published, first_seen in todo
+    ]
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(settings_for(config))
+    read = 0
+    try:
+        for (path, digest, published, first_seen), outcome in fetcher.fetch_many(jobs):
+            if isinstance(outcome, FetchError):
+                warn(path, f"not enriched: {outcome}")
+                store.put_enrichment(path, digest, error=outcome.reason)
+                continue
+            page = _page_article(outcome)
+            store.put_enrichment(
+                path, digest, link=page.link, image=page.image, description=page.summary
+            )
+            # Only a seed dated by its first sight takes the page's date; a date the seed
+            # states itself wins.
+            if page.published is not None and published == first_seen:
+                store.set_seed_published(path, int(page.published.timestamp()))
+            read += 1
+    finally:
+        if own:
+            fetcher.close()
+    return read
+
+
+def enrich_entry(entry: Entry, link: str, image: str, description: str) -> Entry:
+    """``entry`` with what its page adds: canonical link, lead image, description."""
+    from .normalize import LinkError, canonical_url, clean_text, sanitize_html, shorten
+
+    changes: dict[str, str] = {}
+    try:
+        if link:
+            changes["link"] = canonical_url(link)
+    except LinkError:
+        pass
+    if image and "<img" not in entry.content_html:
+        figure = sanitize_html(f'<p><img src="{html.escape(image)}" alt=""></p>')
+        if figure:
+            changes["content_html"] = f"{figure}\n{entry.content_html}"
+    if description and not entry.summary:
+        changes["summary"] = shorten(clean_text(description), 1000)
+    return replace(entry, **changes) if changes else entry
 
 
 def _failed(store: Store, state: FetchState, error: FetchError, now: float, warn: Warn) -> None:

@@ -26,6 +26,7 @@ class Article:
     blocks: list[Block] = field(default_factory=list)
     summary: str = ""
     tags: list[str] = field(default_factory=list)
+    image: str = ""  # the page's lead image (Open Graph, JSON-LD), when it names one
     warnings: list[str] = field(default_factory=list)
 
 

@@ -113,6 +113,10 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 60.0
 def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
     paths = _refresh_seeds(config, report, store)
     feeds = list(config.feeds)
+    if config.enrich_seeds and write:
+        from . import harvest
+
+        harvest.enrich_seeds(config, store, report.warn)
     if config.sources_dir.is_dir() and any(config.sources_dir.glob("*.toml")):
         from . import harvest  # lazily: requests and the extractor only for projects with sources
 
@@ -388,13 +392,18 @@ def _seed_entries(
             return any(fnmatchcase(path, pattern) for pattern in patterns)
 
     for record in store.newest(include):
-        entry = _materialize(record, paths[record.path], config, report, cache)
+        entry = _materialize(record, paths[record.path], config, store, report, cache)
         if entry is not None:
             yield entry
 
 
 def _materialize(
-    record: SeedRecord, path: str, config: Config, report: Report, cache: dict[str, Entry | None]
+    record: SeedRecord,
+    path: str,
+    config: Config,
+    store: Store,
+    report: Report,
+    cache: dict[str, Entry | None],
 ) -> Entry | None:
     """Read a selected seed back into a full entry, with the id and dates of the store.
 
@@ -413,6 +422,10 @@ def _materialize(
             published=from_timestamp(record.published),
             updated=from_timestamp(record.updated),
         )
+        if config.enrich_seeds and (found := store.enrichment(record.path)):
+            from .harvest import enrich_entry
+
+            entry = enrich_entry(entry, *found)
     except SeedError as exc:
         report.skip(record.path, str(exc))
         entry = None

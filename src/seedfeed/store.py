@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS web_entries (
     entry_hash   BLOB NOT NULL,
     PRIMARY KEY (source, id)      -- two sources may carry one article, each to its feeds
 );
+CREATE TABLE IF NOT EXISTS enrichment (
+    path        TEXT PRIMARY KEY,  -- the seed
+    digest      BLOB NOT NULL,     -- the seed bytes it was fetched for: an edit fetches again
+    link        TEXT NOT NULL,     -- the page's canonical link
+    image       TEXT NOT NULL,
+    description TEXT NOT NULL,
+    error       TEXT               -- why the page could not be read (the seed is unaffected)
+);
 CREATE INDEX IF NOT EXISTS web_by_date ON web_entries (published DESC, id);
 CREATE INDEX IF NOT EXISTS web_by_url ON web_entries (source, url);
 """
@@ -301,6 +309,15 @@ class Store:
         )
         return removed
 
+    def prune_web(self, source: str, keep: int) -> int:
+        """Keep only ``source``'s newest ``keep`` entries (they are remembered to know
+        which links were read; far more than any feed shows)."""
+        return self._db.execute(
+            "DELETE FROM web_entries WHERE source = ? AND id NOT IN (SELECT id FROM web_entries"
+            " WHERE source = ? ORDER BY published DESC, id LIMIT ?)",
+            (source, source, keep),
+        ).rowcount
+
     def newest_web(self, feed: str) -> Iterator[WebEntry]:
         """The web entries of ``feed``, newest first (lazy)."""
         query = (
@@ -316,6 +333,46 @@ class Store:
             "SELECT 1 FROM seeds WHERE entry_id = ? AND ok = 1 LIMIT 1", (entry_id,)
         ).fetchone()
         return row is not None
+
+    # --- seed enrichment ----------------------------------------------------------------
+
+    def seeds_to_enrich(self) -> list[tuple[str, bytes, str, int, int]]:
+        """Publishable seeds with a link and no enrichment for their current bytes:
+        (path, digest, link, published, first_seen)."""
+        rows = self._db.execute(
+            "SELECT s.path, s.digest, s.entry_id, s.published, s.first_seen FROM seeds AS s"
+            " LEFT JOIN enrichment AS e ON e.path = s.path"
+            " WHERE s.ok = 1 AND s.entry_id LIKE 'http%'"
+            " AND (e.path IS NULL OR e.digest != s.digest)"
+            " ORDER BY s.path"
+        )
+        return rows.fetchall()
+
+    def put_enrichment(
+        self, path: str, digest: bytes, *, link: str = "", image: str = "", description: str = "",
+        error: str | None = None,
+    ) -> None:  # fmt: skip
+        """Remember what the page of a seed's link said (or why it could not be read)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO enrichment VALUES (?, ?, ?, ?, ?, ?)",
+            (path, digest, link, image, description, error),
+        )
+
+    def enrichment(self, path: str) -> tuple[str, str, str] | None:
+        """(link, image, description) fetched for the seed at ``path``, if any."""
+        row = self._db.execute(
+            "SELECT link, image, description FROM enrichment AS e JOIN seeds AS s USING (path)"
+            " WHERE path = ? AND e.digest = s.digest AND e.error IS NULL",
+            (path,),
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def set_seed_published(self, path: str, published: int) -> None:
+        """Give a seed the date its page states (it had none of its own)."""
+        self._db.execute(
+            "UPDATE seeds SET published = ?, updated = max(updated, ?) WHERE path = ?",
+            (published, published, path),
+        )
 
     # --- key-value --------------------------------------------------------------------
 
