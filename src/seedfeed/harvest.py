@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .config import Config
@@ -18,7 +18,7 @@ from .dates import from_timestamp
 from .fetch import Fetcher, FetchError, FetchResult, FetchSettings, Validators, next_retry
 from .model import Article, Entry
 from .normalize import content_hash, to_entry
-from .sources import Source, SourceError, feed_articles, listing_links, load_sources
+from .sources import Source, SourceError, feed_articles, listing_links
 from .store import FetchState, Store, WebEntry
 
 log = logging.getLogger("seedfeed")
@@ -56,15 +56,6 @@ def settings_for(config: Config) -> FetchSettings:
         concurrency=options.concurrency,
         per_host=options.per_host,
     )
-
-
-def configured_sources(config: Config, warn: Warn) -> list[Source]:
-    """The valid source definitions; each bad file is one warning line."""
-    sources, errors = load_sources(config.sources_dir)
-    for line in errors:
-        path, _, reason = line.partition(": ")
-        warn(path, f"source skipped: {reason}")
-    return sources
 
 
 def refresh_sources(
@@ -300,8 +291,3 @@ def web_entry_to_entry(web: WebEntry) -> Entry:
         tags=tuple(t for t in web.tags.split(_SEP) if t),
         origin=web.url,
     )
-
-
-def source_feed_names(sources: Iterable[Source]) -> list[str]:
-    """Every feed name the sources ask for, in a stable order."""
-    return sorted({name for source in sources for name in source.feeds})

@@ -32,6 +32,7 @@ from .model import Entry
 from .normalize import content_hash, to_entry
 from .render import FeedMeta, remove_stale_temp_files, render_feeds, write_if_changed
 from .seeds import SeedError, SeedFile, decode, discover, parse_seed_text, read_bytes
+from .sources import load_sources
 from .store import SeedRecord, Store, WebEntry, is_clean
 
 if TYPE_CHECKING:
@@ -117,18 +118,19 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
         from . import harvest
 
         harvest.enrich_seeds(config, store, report.warn)
-    if config.sources_dir.is_dir() and any(config.sources_dir.glob("*.toml")):
-        from . import harvest  # lazily: requests and the extractor only for projects with sources
+    sources, errors = load_sources(config.sources_dir)
+    for line in errors:
+        path, _, reason = line.partition(": ")
+        report.warn(path, f"source skipped: {reason}")
+    if write and any(source.enabled for source in sources):
+        from . import harvest  # lazily: requests and the extractor only when there is work
 
-        sources = harvest.configured_sources(config, report.warn)
-        if write:  # `check` validates the source files but fetches nothing
-            report.sources = harvest.refresh_sources(config, store, sources, report.warn)
-        known = {spec.name for spec in feeds}
-        feeds += [
-            FeedSpec(name, f"{config.title}: {name}", include=(), max_entries=config.max_entries)
-            for name in harvest.source_feed_names(sources)
-            if name not in known
-        ]
+        report.sources = harvest.refresh_sources(config, store, sources, report.warn)
+    known = {spec.name for spec in feeds}
+    feeds += [
+        FeedSpec(name, f"{config.title}: {name}", include=(), max_entries=config.max_entries)
+        for name in sorted({name for source in sources for name in source.feeds} - known)
+    ]
     fallback = from_timestamp(config.path.stat().st_mtime)
     outputs: dict[str, bytes] = {}
     cache: dict[str, Entry | None] = {}
