@@ -133,9 +133,9 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
     ]
     fallback = from_timestamp(config.path.stat().st_mtime)
     outputs: dict[str, bytes] = {}
-    cache: dict[str, Entry | None] = {}
+    builder = _FeedBuilder(config, store, paths, report)
     for spec in feeds:
-        entries = _newest_entries(spec, store, paths, config, report, cache)
+        entries = builder.newest(spec)
         report.entries[spec.name] = len(entries)
         meta = FeedMeta(
             name=spec.name,
@@ -342,27 +342,75 @@ def _parse(rel: str, data: bytes, first_seen: int, warnings: list[str] | None) -
     return entry
 
 
-def _newest_entries(
-    spec: FeedSpec,
-    store: Store,
-    paths: SeedPaths,
-    config: Config,
-    report: Report,
-    cache: dict[str, Entry | None],
-) -> list[Entry]:
-    """The newest ``spec.max_entries`` entries of ``spec``: its seeds and its sources'
-    entries, merged by date, one per id (a seed wins over the same article from the web)."""
-    seeds = _seed_entries(spec, store, paths, config, report, cache)
-    web = (_web_entry(w) for w in store.newest_web(spec.name) if not store.seed_has_id(w.id))
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    for entry in heapq.merge(seeds, web, key=_newest_first):
-        if entry.id not in seen:
-            seen.add(entry.id)
-            entries.append(entry)
-            if len(entries) == spec.max_entries:
-                break
-    return entries
+@dataclass
+class _FeedBuilder:
+    """Chooses each feed's entries: seeds read back from their files (once per run, even
+    when several feeds show them) merged with the sources' stored entries."""
+
+    config: Config
+    store: Store
+    paths: SeedPaths
+    report: Report
+    _read: dict[str, Entry | None] = field(default_factory=dict)
+
+    def newest(self, spec: FeedSpec) -> list[Entry]:
+        """The newest ``spec.max_entries`` entries of ``spec``, merged by date, one per id
+        (a seed wins over the same article from the web)."""
+        web = (
+            _web_entry(w)
+            for w in self.store.newest_web(spec.name)
+            if not self.store.seed_has_id(w.id)
+        )
+        entries: list[Entry] = []
+        seen: set[str] = set()
+        for entry in heapq.merge(self._seed_entries(spec), web, key=_newest_first):
+            if entry.id not in seen:
+                seen.add(entry.id)
+                entries.append(entry)
+                if len(entries) == spec.max_entries:
+                    break
+        return entries
+
+    def _seed_entries(self, spec: FeedSpec) -> Iterator[Entry]:
+        """The seed entries ``spec`` includes, newest first, read back lazily."""
+        if not spec.include:
+            return
+        include: Callable[[str], bool] | None = None
+        if spec.include != ("*",):
+            patterns = spec.include
+
+            def include(path: str) -> bool:
+                return any(fnmatchcase(path, pattern) for pattern in patterns)
+
+        for record in self.store.newest(include):
+            if record.path not in self._read:
+                self._read[record.path] = self._materialize(record)
+            if (entry := self._read[record.path]) is not None:
+                yield entry
+
+    def _materialize(self, record: SeedRecord) -> Entry | None:
+        """Read a selected seed back into a full entry, with the id and dates of the store.
+
+        Only the published entries are ever whole in memory: this re-read is what lets
+        a run over 100,000 seeds hold one small stat tuple per seed.
+        """
+        try:
+            data = read_bytes(self.paths[record.path], self.config.max_seed_bytes)
+            entry = _parse(record.path, data, record.first_seen, None)
+        except SeedError as exc:
+            self.report.skip(record.path, str(exc))
+            return None
+        entry = replace(
+            entry,
+            id=record.entry_id,
+            published=from_timestamp(record.published),
+            updated=from_timestamp(record.updated),
+        )
+        if self.config.enrich_seeds and (found := self.store.enrichment(record.path)):
+            from .harvest import enrich_entry
+
+            entry = enrich_entry(entry, *found)
+        return entry
 
 
 def _newest_first(entry: Entry) -> tuple[float, str]:
@@ -373,63 +421,3 @@ def _web_entry(web: WebEntry) -> Entry:
     from .harvest import web_entry_to_entry
 
     return web_entry_to_entry(web)
-
-
-def _seed_entries(
-    spec: FeedSpec,
-    store: Store,
-    paths: SeedPaths,
-    config: Config,
-    report: Report,
-    cache: dict[str, Entry | None],
-) -> Iterator[Entry]:
-    """The seed entries ``spec`` includes, newest first, read back lazily."""
-    if not spec.include:
-        return
-    include: Callable[[str], bool] | None = None
-    if spec.include != ("*",):
-        patterns = spec.include
-
-        def include(path: str) -> bool:
-            return any(fnmatchcase(path, pattern) for pattern in patterns)
-
-    for record in store.newest(include):
-        entry = _materialize(record, paths[record.path], config, store, report, cache)
-        if entry is not None:
-            yield entry
-
-
-def _materialize(
-    record: SeedRecord,
-    path: str,
-    config: Config,
-    store: Store,
-    report: Report,
-    cache: dict[str, Entry | None],
-) -> Entry | None:
-    """Read a selected seed back into a full entry, with the id and dates of the store.
-
-    Only the published entries are ever whole in memory: this re-read is what lets a
-    run over 100,000 seeds hold one small stat tuple per seed.
-    """
-    if record.path in cache:
-        return cache[record.path]
-    entry: Entry | None
-    try:
-        data = read_bytes(path, config.max_seed_bytes)
-        entry = _parse(record.path, data, record.first_seen, None)
-        entry = replace(
-            entry,
-            id=record.entry_id,
-            published=from_timestamp(record.published),
-            updated=from_timestamp(record.updated),
-        )
-        if config.enrich_seeds and (found := store.enrichment(record.path)):
-            from .harvest import enrich_entry
-
-            entry = enrich_entry(entry, *found)
-    except SeedError as exc:
-        report.skip(record.path, str(exc))
-        entry = None
-    cache[record.path] = entry
-    return entry
