@@ -52,7 +52,13 @@ def test_rerun_without_changes_rewrites_nothing(tmp_path: Path) -> None:
         },
     )
     first = run_publish(config)
-    assert sorted(first.written) == ["all.atom.xml", "all.rss.xml"]
+    assert sorted(first.written) == [
+        "all.atom.xml",
+        "all.json",
+        "all.rss.xml",
+        "feeds.opml",
+        "index.html",
+    ]
     before = snapshot(tmp_path / "feeds")
     for _ in range(3):
         report = run_publish(config)
@@ -303,10 +309,15 @@ def test_named_feed_takes_only_matching_seeds(tmp_path: Path) -> None:
     feeds = tmp_path / "feeds"
     assert sorted(p.name for p in feeds.iterdir()) == [
         "all.atom.xml",
+        "all.json",
         "all.rss.xml",
+        "feeds.opml",
+        "index.html",
         "mixed.atom.xml",
+        "mixed.json",
         "mixed.rss.xml",
         "science.atom.xml",
+        "science.json",
         "science.rss.xml",
     ]
     assert sorted(atom_titles(feeds / "all.atom.xml")) == ["Comet", "Match", "Moth", "Top"]
@@ -322,7 +333,8 @@ def test_named_feed_takes_only_matching_seeds(tmp_path: Path) -> None:
         BASE_URL + "science.atom.xml"
     ]
     for path in feeds.iterdir():
-        parse_feed(path)
+        if path.suffix == ".xml":  # the Atom and RSS files, not the JSON, HTML or OPML
+            parse_feed(path)
 
 
 def test_paths_are_relative_to_the_config_folder(
@@ -385,7 +397,7 @@ def test_atomic_writes_leave_no_temp_files(tmp_path: Path) -> None:
         report = run_publish(config)
         assert "all.atom.xml" in report.written
         names = sorted(p.name for p in (tmp_path / "feeds").iterdir())
-        assert names == ["all.atom.xml", "all.rss.xml"]
+        assert names == ["all.atom.xml", "all.json", "all.rss.xml", "feeds.opml", "index.html"]
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
     for name in ("all.atom.xml", "all.rss.xml"):
@@ -549,7 +561,13 @@ def test_publish_sweeps_temp_files_left_by_a_killed_run(tmp_path: Path) -> None:
     write_seed(tmp_path / "seeds", "b.txt", seed_text("Beta"), T0 + 100)
     report = run_publish(config)
     assert "all.atom.xml" in report.written
-    assert sorted(p.name for p in feeds.iterdir()) == ["all.atom.xml", "all.rss.xml"]
+    assert sorted(p.name for p in feeds.iterdir()) == [
+        "all.atom.xml",
+        "all.json",
+        "all.rss.xml",
+        "feeds.opml",
+        "index.html",
+    ]
 
 
 def test_killed_publisher_leaves_no_stray_processes(tmp_path: Path) -> None:

@@ -72,8 +72,12 @@ def test_publish_is_clean_and_writes_every_feed(published: tuple[Path, Report]) 
     assert report.seeds == seed_count == len(BUNDLED_TITLES) + 1
     assert sorted(report.written) == [
         "all.atom.xml",
+        "all.json",
         "all.rss.xml",
+        "feeds.opml",
+        "index.html",
         "science.atom.xml",
+        "science.json",
         "science.rss.xml",
     ]
     assert report.entries == {"all": seed_count, "science": len(SCIENCE_TITLES)}

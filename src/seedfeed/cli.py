@@ -7,7 +7,9 @@ Exit codes: 0 published (bad seeds skipped with warnings), 1 unexpected failure,
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,9 +118,9 @@ def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> N
         if report.sources is not None:
             s = report.sources
             err.print(
-                f"sources: {s.sources} ({s.fetched} fetched, {s.not_modified} not modified,"
-                f" {s.failed} failed); {s.new_entries} new and {s.updated_entries} updated"
-                " entries",
+                f"sources: {s.sources}; {s.fetched} documents and {s.pages} article pages"
+                f" fetched, {s.not_modified} not modified, {s.failed} failed;"
+                f" {s.new_entries} new and {s.updated_entries} updated entries",
                 markup=False,
             )
         written = ", ".join(report.written) or "none (all up to date)"
@@ -200,6 +202,61 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
     click.echo(f"summary: {entry.summary}")
     click.echo("")
     click.echo(html_to_plain(entry.content_html))
+
+
+@cli.command("run")
+@config_option
+@click.option("--serve", "serve_", is_flag=True, help="Also serve feeds/ over HTTP.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="With --serve.")
+@click.option("--port", default=8080, show_default=True, type=int, help="With --serve.")
+@verbosity
+def run_cmd(config_path: Path | None, serve_: bool, host: str, port: int) -> None:
+    """Publish on the [schedule] cron, and whenever a seed changes (until SIGTERM)."""
+    from .config import find_config
+    from .daemon import run_daemon
+
+    _load(config_path)  # a bad config is exit 2 before anything starts
+    if not ctx_quiet() and log.level > logging.INFO:
+        log.setLevel(logging.INFO)  # a daemon says what it does, one line a run
+    sys.exit(run_daemon(find_config(config_path), (host, port) if serve_ else None))
+
+
+@cli.command("serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@verbosity
+def serve_cmd(config_path: Path | None, host: str, port: int) -> None:
+    """Serve feeds/ for feed readers (ETag, 304, gzip), until Ctrl-C."""
+    from .serve import serve
+
+    config = _load(config_path)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    err.print(f"serving {config.feeds_dir} on http://{host}:{port}/", markup=False)
+    try:
+        serve(config.feeds_dir, host, port, stop)
+    except OSError as exc:
+        err.print(f"error: cannot serve on {host}:{port}: {exc.strerror or exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+
+
+@cli.command("status")
+@config_option
+@verbosity
+def status_cmd(config_path: Path | None) -> None:
+    """The last run, the next runs, and the health of every source."""
+    from .status import status_lines
+
+    config = _load(config_path)
+    for line in status_lines(config):
+        click.echo(line)
+
+
+def ctx_quiet() -> bool:
+    """True when -q was given."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
 
 
 def main() -> None:

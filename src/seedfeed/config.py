@@ -50,6 +50,17 @@ class FetchOptions:
 
 
 @dataclass(frozen=True)
+class ScheduleOptions:
+    """``[schedule]``: when ``seedfeed run`` republishes (crontab syntax, 0 = Sunday)."""
+
+    cron: str = "*/15 * * * *"
+    timezone: str = "UTC"
+    jitter: int = 0  # seconds of random delay, so many instances do not fetch at once
+    misfire_grace: int = 300  # a run missed by less than this (a suspend) still happens
+    watch: bool = True  # republish within seconds when a seed is added, edited or deleted
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration of one project."""
 
@@ -68,6 +79,8 @@ class Config:
     sources_dir: Path = Path("sources")
     fetch: FetchOptions = field(default_factory=lambda: FetchOptions())
     enrich_seeds: bool = False
+    websub_hub: str = ""  # [websub] hub: pinged when feeds change; "" for none
+    schedule: ScheduleOptions = field(default_factory=lambda: ScheduleOptions())
 
     @property
     def root(self) -> Path:
@@ -102,6 +115,14 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         "per_host": (int, False),
     },
     "seeds": {"enrich": (bool, False)},
+    "websub": {"hub": (str, False)},
+    "schedule": {
+        "cron": (str, False),
+        "timezone": (str, False),
+        "jitter": (int, False),
+        "misfire_grace": (int, False),
+        "watch": (bool, False),
+    },
 }
 _FEED_KEYS: dict[str, type] = {
     "title": str,
@@ -152,6 +173,17 @@ def _type_name(kind: type) -> str:
         dict: "a table",
         bool: "a boolean",
     }.get(kind, kind.__name__)
+
+
+def _hub_url(raw: dict[str, Any], where: str) -> str:
+    """``[websub] hub``: the hub every feed names and every run pings, or ""."""
+    if "hub" not in raw:
+        return ""
+    hub = raw["hub"].strip()
+    parts = urlsplit(hub)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{where}: websub.hub must be an absolute http(s) URL, not {hub!r}")
+    return hub
 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
@@ -229,7 +261,25 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         sources_dir=resolve("sources", "sources"),
         fetch=fetch,
         enrich_seeds=raw.get("seeds", {}).get("enrich", False),
+        websub_hub=_hub_url(raw.get("websub", {}), where),
+        schedule=_parse_schedule(raw.get("schedule", {}), where),
     )
+
+
+def _parse_schedule(raw: dict[str, Any], where: str) -> ScheduleOptions:
+    options = ScheduleOptions(**raw)
+    if not raw:  # the defaults are valid; APScheduler costs 40 ms to import
+        return options
+    from .schedule import ScheduleError, cron_trigger
+
+    try:
+        cron_trigger(options.cron, options.timezone)
+    except ScheduleError as exc:
+        key = "timezone" if "time zone" in str(exc) else "cron"
+        raise ConfigError(f"{where}: schedule.{key}: {exc}") from None
+    if options.jitter < 0 or options.misfire_grace < 1:
+        raise ConfigError(f"{where}: schedule.jitter must be >= 0 and misfire_grace >= 1")
+    return options
 
 
 def _parse_feeds(raw: Any, where: str, site_title: str, max_entries: int) -> list[FeedSpec]:

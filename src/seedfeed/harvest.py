@@ -34,7 +34,8 @@ class SourceRun:
     """What a run did with the sources."""
 
     sources: int = 0
-    fetched: int = 0
+    fetched: int = 0  # source documents (pages, listings, feeds) read
+    pages: int = 0  # article pages they announced, read
     not_modified: int = 0
     failed: int = 0
     new_entries: int = 0
@@ -94,27 +95,42 @@ def refresh_sources(
     own = fetcher is None
     fetcher = fetcher or Fetcher(settings_for(config))
     try:
-        pages: list[tuple[Source, str]] = []  # article pages announced by listings and feeds
+        # Article pages announced by listings and feeds, once each per source, with the
+        # fetch state of the document that announced them.
+        pages: dict[tuple[str, str], tuple[Source, FetchState]] = {}
         for (source, state), outcome in fetcher.fetch_many(jobs):
             if isinstance(outcome, FetchError):
                 _failed(store, state, outcome, now, warn)
                 run.failed += 1
                 continue
             _succeeded(store, state, outcome, now, warn)
+            if source.schedule:  # fetched again when its own schedule next fires
+                state.next_fetch = _next_scheduled(source.schedule, now)
+                store.put_fetch_state(state)
             if outcome.not_modified:
                 run.not_modified += 1
                 continue
             run.fetched += 1
             try:
-                pages += _read_document(source, outcome, store, run, now)
+                for link in _read_document(source, outcome, store, run, now):
+                    pages.setdefault((source.name, link), (source, state))
             except SourceError as exc:
                 warn(outcome.final_url, str(exc))
-        page_jobs = [((source, url), url, None) for source, url in pages]
-        for (source, url), outcome in fetcher.fetch_many(page_jobs):
+        page_jobs = [
+            ((source, state, url), url, None) for (_, url), (source, state) in pages.items()
+        ]
+        for (source, state, url), outcome in fetcher.fetch_many(page_jobs):
             if isinstance(outcome, FetchError):
-                warn(url, outcome.reason)
+                warn(url, f"{outcome.reason} (announced by {state.url}; tried again next run)")
+                run.failed += 1
+                # Forget the announcing page's validators, so that the next run reads it
+                # again instead of getting a 304 and never retrying this article.
+                state.etag = state.last_modified = None
+                store.put_fetch_state(state)
                 continue
-            _save(source, _page_article(outcome), outcome.final_url, store, run, now)
+            run.pages += 1
+            # Kept under the link as announced: a redirect must not make it look new.
+            _save(source, _page_article(outcome), url, store, run, now)
     finally:
         if own:
             fetcher.close()
@@ -179,6 +195,13 @@ def enrich_entry(entry: Entry, link: str, image: str, description: str) -> Entry
     return replace(entry, **changes) if changes else entry
 
 
+def _next_scheduled(expression: str, now: float) -> float:
+    from .schedule import next_fire
+
+    when = next_fire(expression, from_timestamp(now))
+    return when.timestamp() if when else 0.0
+
+
 def _failed(store: Store, state: FetchState, error: FetchError, now: float, warn: Warn) -> None:
     state.failures += 1
     state.last_error = error.reason
@@ -209,7 +232,7 @@ def _succeeded(
 
 def _read_document(
     source: Source, result: FetchResult, store: Store, run: SourceRun, now: float
-) -> list[tuple[Source, str]]:
+) -> list[str]:
     """Handle one fetched source document; return the article pages it announces."""
     if source.kind == "article":
         _save(source, _page_article(result), result.final_url, store, run, now)
@@ -218,14 +241,10 @@ def _read_document(
         if "html" not in result.content_type and "xml" not in result.content_type:
             raise SourceError(f"expected an HTML listing page, got {result.content_type}")
         links = listing_links(result.text, result.final_url, source.items, source.limit)
-        return [(source, link) for link in links if not store.has_web_url(source.name, link)]
+        return [link for link in links if not store.has_web_url(source.name, link)]
     articles = feed_articles(result.body, result.final_url, source.limit)
     if source.full_text:
-        return [
-            (source, a.link)
-            for a in articles
-            if a.link and not store.has_web_url(source.name, a.link)
-        ]
+        return [a.link for a in articles if a.link and not store.has_web_url(source.name, a.link)]
     for article in articles:
         _save(source, article, article.link or article.origin, store, run, now)
     return []

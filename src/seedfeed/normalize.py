@@ -180,12 +180,16 @@ def summarize(article: Article, content_html: str) -> str:
     return ""
 
 
-_BLOCK_END = re.compile(r"(?i)<br\s*/?>|</(?:p|div|li|h[1-6]|blockquote|pre|tr|figure)\s*>")
+_BLOCKS = (
+    "p|div|li|h[1-6]|blockquote|pre|tr|td|th|figure|figcaption|dt|dd|section|article|ul|ol|table"
+)
+_BLOCK_EDGE = re.compile(rf"(?i)<br\s*/?>|</?(?:{_BLOCKS})\b[^>]*>")
 
 
 def html_to_plain(fragment: str) -> str:
     """Readable plain text of an HTML fragment: one line per paragraph, list item, heading."""
-    text = html_to_text(_BLOCK_END.sub("\n", fragment))
+    # Line breaks in HTML source are spaces; lines end where blocks start or end.
+    text = html_to_text(_BLOCK_EDGE.sub("\n", " ".join(fragment.split())))
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 

@@ -30,7 +30,22 @@ from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .model import Entry
 from .normalize import content_hash, to_entry
-from .render import FeedMeta, remove_stale_temp_files, render_feeds, write_if_changed
+from .render import (
+    ATOM_SUFFIX,
+    INDEX_NAME,
+    JSON_SUFFIX,
+    OPML_NAME,
+    RSS_SUFFIX,
+    FeedMeta,
+    FeedSummary,
+    ping_hub,
+    remove_stale_temp_files,
+    render_feeds,
+    render_index,
+    render_json_feed,
+    render_opml,
+    write_if_changed,
+)
 from .seeds import SeedError, SeedFile, decode, discover, parse_seed_text, read_bytes
 from .sources import load_sources
 from .store import SeedRecord, Store, WebEntry, is_clean
@@ -133,6 +148,7 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
     ]
     fallback = from_timestamp(config.path.stat().st_mtime)
     outputs: dict[str, bytes] = {}
+    summaries: list[FeedSummary] = []
     builder = _FeedBuilder(config, store, paths, report)
     for spec in feeds:
         entries = builder.newest(spec)
@@ -144,8 +160,16 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
             author=config.author or config.title,
             description=spec.description,
             language=config.language,
+            hub=config.websub_hub,
         )
         outputs.update(render_feeds(meta, entries, fallback))
+        outputs[spec.name + JSON_SUFFIX] = render_json_feed(meta, entries, fallback)
+        newest = max((entry.updated for entry in entries), default=None)
+        summaries.append(FeedSummary(meta, len(entries), newest))
+    outputs[INDEX_NAME] = render_index(
+        config.title, config.base_url, summaries, language=config.language
+    )
+    outputs[OPML_NAME] = render_opml(config.title, config.base_url, summaries)
     if not write:
         return
     # Every feed is rendered before any is written: a failure leaves all of them as
@@ -157,6 +181,18 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
     # Committed after the feeds are written: a run killed before this point is redone in
     # full next time, and yields the same ids and dates because they come from mtimes.
     store.commit()
+    if config.websub_hub:
+        # Only files that changed: the hub fetches each topic it is told about and pushes
+        # it to every subscriber, so an unchanged feed costs them a fetch for nothing.
+        written = set(report.written)
+        topics = [
+            summary.meta.url(suffix)
+            for summary in summaries
+            for suffix in (ATOM_SUFFIX, RSS_SUFFIX, JSON_SUFFIX)
+            if summary.meta.name + suffix in written
+        ]
+        for reason in ping_hub(config.websub_hub, topics) if topics else ():
+            report.warn(config.websub_hub, reason)
 
 
 def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:

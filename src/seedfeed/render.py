@@ -1,18 +1,24 @@
-"""Write feeds: feedgen builds Atom 1.0 and RSS 2.0 from entries; files are replaced
-atomically and only when their bytes change."""
+"""Write feeds: feedgen builds Atom 1.0 and RSS 2.0 from entries, JSON Feed 1.1, an OPML
+list and an index page go beside them; files are replaced atomically and only when their
+bytes change. ``ping_hub`` tells a WebSub hub which feeds changed."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from pathlib import Path
+from typing import Any
 
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
-from . import PROJECT_URL
+from . import PROJECT_URL, __version__
 from .model import Entry
 
 
@@ -26,15 +32,55 @@ class FeedMeta:
     author: str
     description: str = ""
     language: str = ""
+    hub: str = ""  # the WebSub hub readers may subscribe at; "" for none
 
     def url(self, suffix: str) -> str:
         """The public URL of this feed's file with ``suffix`` (``.atom.xml``, ``.rss.xml``)."""
         return f"{self.base_url}{self.name}{suffix}"
 
 
+@dataclass(frozen=True)
+class FeedSummary:
+    """One feed as the index page and the OPML list show it."""
+
+    meta: FeedMeta
+    entries: int
+    newest: datetime | None  # the feed's updated date; None for an empty feed
+
+
 ATOM_SUFFIX = ".atom.xml"
 TEMP_SUFFIX = ".tmp"
 RSS_SUFFIX = ".rss.xml"
+JSON_SUFFIX = ".json"
+INDEX_NAME = "index.html"
+OPML_NAME = "feeds.opml"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+# Every format a feed is published in: file suffix, media type, label for people.
+FORMATS = (
+    (ATOM_SUFFIX, "application/atom+xml", "Atom"),
+    (RSS_SUFFIX, "application/rss+xml", "RSS"),
+    (JSON_SUFFIX, "application/feed+json", "JSON Feed"),
+)
+
+
+class _WebSubRss(BaseExtension):
+    """Adds ``<atom:link rel="hub">`` to RSS: feedgen writes only the self link there."""
+
+    hub = ""
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        if self.hub:
+            channel = feed.find("channel")
+            self_link = channel.find(f"{{{ATOM_NS}}}link[@rel='self']")
+            hub = etree.Element(f"{{{ATOM_NS}}}link", href=self.hub, rel="hub")
+            # Next to the self link: the channel's atom links read as one group.
+            if self_link is not None:
+                self_link.addnext(hub)
+            else:
+                channel.append(hub)
+        return feed
 
 
 def render_feeds(
@@ -47,6 +93,8 @@ def render_feeds(
     """
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("websub", _WebSubRss, None, atom=False, rss=True)
+    fg.websub.hub = meta.hub
     fg.id(meta.url(ATOM_SUFFIX))
     fg.title(meta.title)
     fg.author({"name": meta.author})
@@ -80,7 +128,8 @@ def render_feeds(
 
     # feedgen shares one link list between both formats; each file's self link must
     # point at that file, so the links are set anew before each rendering. The site link
-    # goes last because feedgen makes the last link the RSS channel's <link>.
+    # goes last because feedgen makes the last link the RSS channel's <link>. (The hub
+    # link only reaches Atom this way; _WebSubRss writes it into RSS.)
     outputs = {}
     formats = (
         (ATOM_SUFFIX, "application/atom+xml", fg.atom_str),
@@ -88,9 +137,186 @@ def render_feeds(
     )
     for suffix, mime, to_bytes in formats:
         fg.link(href=meta.url(suffix), rel="self", type=mime, replace=True)
+        if meta.hub:
+            fg.link(href=meta.hub, rel="hub")
         fg.link(href=meta.base_url, rel="alternate", type="text/html")
         outputs[meta.name + suffix] = to_bytes(pretty=True)
     return outputs
+
+
+def render_json_feed(meta: FeedMeta, entries: Sequence[Entry], fallback_updated: datetime) -> bytes:
+    """Render ``entries`` (already sorted, newest first) as JSON Feed 1.1.
+
+    Ids and dates are the Atom feed's, so a reader that follows both sees one entry.
+    ``fallback_updated`` is taken for symmetry with ``render_feeds`` and unused: JSON Feed
+    has no feed-level date. Keys come in a fixed order: same entries, same bytes.
+    """
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": meta.title,
+        "home_page_url": meta.base_url,
+        "feed_url": meta.url(JSON_SUFFIX),
+    }
+    if meta.description:
+        feed["description"] = meta.description
+    if meta.language:
+        feed["language"] = meta.language
+    if meta.author:
+        feed["authors"] = [{"name": meta.author}]
+    if meta.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": meta.hub}]
+    feed["items"] = [_json_item(entry) for entry in entries]
+    text = json.dumps(feed, ensure_ascii=False, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+def _json_item(entry: Entry) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry.id}
+    if entry.link:
+        item["url"] = entry.link
+    item["title"] = entry.title
+    # JSON Feed wants content_html or content_text in every item.
+    if entry.content_html:
+        item["content_html"] = entry.content_html
+    else:
+        item["content_text"] = entry.summary
+    if entry.summary:
+        item["summary"] = entry.summary
+    # isoformat() is what feedgen writes into Atom: the same instants, spelled the same.
+    item["date_published"] = entry.published.isoformat()
+    item["date_modified"] = entry.updated.isoformat()
+    if entry.authors:  # without, an item takes the feed's authors
+        item["authors"] = [{"name": name} for name in entry.authors]
+    if entry.tags:
+        item["tags"] = list(entry.tags)
+    return item
+
+
+def render_index(
+    site_title: str, base_url: str, feeds: Sequence[FeedSummary], *, language: str = ""
+) -> bytes:
+    """Render ``index.html``: every feed with its subscribe links, and autodiscovery links
+    in ``<head>`` so a reader given the folder's URL finds the feeds.
+
+    Self-contained (no scripts, fonts or style sheets from elsewhere) and dated only by
+    the feeds' own dates, so the same feeds give the same bytes.
+    """
+
+    def attr(text: str) -> str:
+        return escape(text, quote=True)
+
+    lines = [
+        "<!DOCTYPE html>",
+        f'<html lang="{attr(language)}">' if language else "<html>",
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="seedfeed {attr(__version__)}">',
+        f"<title>{escape(site_title)}</title>",
+    ]
+    for summary in feeds:
+        meta = summary.meta
+        for suffix, mime, label in FORMATS:
+            lines.append(
+                f'<link rel="alternate" type="{mime}" title="{attr(f"{meta.title} ({label})")}"'
+                f' href="{attr(meta.url(suffix))}">'
+            )
+    lines += [
+        "<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;"
+        "padding:0 1rem;line-height:1.5}li{margin-bottom:1rem}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{escape(site_title)}</h1>",
+        "<ul>",
+    ]
+    for summary in feeds:
+        meta = summary.meta
+        lines.append(f'<li id="{attr(meta.name)}"><strong>{escape(meta.title)}</strong>')
+        if meta.description:
+            lines.append(f"<br>{escape(meta.description)}")
+        count = f"{summary.entries} {'entry' if summary.entries == 1 else 'entries'}"
+        if summary.newest is not None:
+            count += (
+                f', updated <time datetime="{attr(summary.newest.isoformat())}">'
+                f"{summary.newest.date().isoformat()}</time>"
+            )
+        links = " · ".join(
+            f'<a href="{attr(meta.url(suffix))}" type="{mime}">{label}</a>'
+            for suffix, mime, label in FORMATS
+        )
+        lines += [f"<br>{count}", f"<br>Subscribe: {links}</li>"]
+    lines += [
+        "</ul>",
+        f'<p><a href="{attr(base_url + OPML_NAME)}" type="text/x-opml">All feeds as OPML</a>'
+        " (to import them into a feed reader at once)</p>",
+        "</body>",
+        "</html>",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def render_opml(site_title: str, base_url: str, feeds: Sequence[FeedSummary]) -> bytes:
+    """Render ``feeds.opml`` (OPML 2.0): one outline per feed, pointing at its Atom file.
+
+    No dateCreated or dateModified: nothing in the list has a date of its own, and a
+    clock-derived one would rewrite the file on every run.
+    """
+    opml = etree.Element("opml", version="2.0")
+    head = etree.SubElement(opml, "head")
+    etree.SubElement(head, "title").text = site_title
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(opml, "body")
+    for summary in feeds:
+        meta = summary.meta
+        outline = etree.SubElement(
+            body,
+            "outline",
+            type="rss",
+            text=meta.title,
+            title=meta.title,
+            xmlUrl=meta.url(ATOM_SUFFIX),
+            htmlUrl=base_url,
+        )
+        if meta.description:
+            outline.set("description", meta.description)
+        if meta.language:
+            outline.set("language", meta.language)
+    return etree.tostring(opml, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+
+
+def ping_hub(hub: str, topic_urls: Sequence[str], timeout: float = 10.0) -> list[str]:
+    """Tell the WebSub ``hub`` that ``topic_urls`` changed (``hub.mode=publish``, one
+    form-encoded POST per topic). Returns one-line errors; never raises.
+
+    Stops at the first failure: a hub that failed once in a run rarely does better a
+    moment later, and one line says so instead of one per feed file. The hub fetches the
+    topics itself, so a missed ping only delays readers until their next poll.
+    """
+    import requests  # lazily: a run without a hub never pays for it
+
+    headers = {"User-Agent": f"seedfeed/{__version__} (+{PROJECT_URL})"}
+    with requests.Session() as session:
+        for done, topic in enumerate(topic_urls):
+            try:
+                response = session.post(
+                    hub,
+                    data={"hub.mode": "publish", "hub.url": topic},
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+                response.close()
+                # WebSub hubs accept with a 2xx; a redirect is not followed (requests
+                # would turn the POST into a GET), so it counts as a failure too.
+                ok = 200 <= response.status_code < 300
+                reason = "" if ok else f"HTTP {response.status_code} {response.reason}"
+            except requests.RequestException as exc:
+                reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            if reason:
+                left = len(topic_urls) - done - 1
+                more = f" ({left} more not sent)" if left else ""
+                return [f"publish ping for {topic} failed: {reason}{more}"]
+    return []
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -142,15 +142,12 @@ def source_from_dict(raw: dict[str, Any], path: Path) -> Source:
 
 
 def _check_cron(expression: str) -> None:
-    fields = expression.split()
-    if len(fields) != 5:
-        raise SourceError(f"'schedule' must be a 5-field cron expression, not {expression!r}")
-    from apscheduler.triggers.cron import CronTrigger  # lazily: only sources with schedules
+    from .schedule import ScheduleError, cron_trigger  # lazily: APScheduler's import
 
     try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
-    except ValueError as exc:
-        raise SourceError(f"'schedule' {expression!r}: {exc}") from None
+        cron_trigger(expression)
+    except ScheduleError as exc:
+        raise SourceError(f"'schedule': {exc}") from None
 
 
 def _check_selector(selector: str) -> None:

@@ -1,0 +1,245 @@
+"""``seedfeed run``: publish on a schedule, and within seconds of a seed changing.
+
+APScheduler 3's ``BlockingScheduler`` runs every job on one worker thread, so one
+publish never overlaps another (and the publish lock keeps a manual ``seedfeed publish``
+out while one runs). Jobs: the global ``[schedule] cron`` publish; a ticker that
+publishes when a source's own schedule makes it due; a publish right after the seeds
+folder changes (watchdog, debounced). SIGTERM/SIGINT let the running publish finish and
+exit 0; SIGHUP reloads the configuration, keeping the old one when the new one is bad.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import Config, ConfigError, load_config
+from .publish import PublishError, publish
+from .schedule import cron_trigger, zone
+from .seeds import SEED_SUFFIXES
+from .store import Store
+
+log = logging.getLogger("seedfeed")
+
+DEBOUNCE_SECONDS = 0.5  # a burst of file events (an editor's save) gives one publish
+TICK_SECONDS = 60  # how often sources with their own schedule are checked for being due
+
+
+class Daemon:
+    """The long-running process behind ``seedfeed run``."""
+
+    def __init__(self, config_path: Path, *, serve_address: tuple[str, int] | None = None) -> None:
+        self.config_path = config_path
+        self.config: Config = load_config(config_path)
+        self.serve_address = serve_address
+        self.failures = 0  # publishes in a row that failed
+        self._executor = ThreadPoolExecutor(1)
+        self.scheduler = BlockingScheduler(
+            executors={"default": self._executor},
+            timezone=zone(self.config.schedule.timezone),
+        )
+        self._watcher: Any = None
+        self._debounce: threading.Timer | None = None
+        self._stop_serving = threading.Event()
+
+    # --- jobs -----------------------------------------------------------------------
+
+    def publish_job(self, reason: str) -> None:
+        """One publish; a failure is logged and the daemon keeps going."""
+        started = time.monotonic()
+        try:
+            report = publish(self.config, lock_timeout=600)
+        except PublishError as exc:
+            self.failures += 1
+            log.error("publish (%s) failed: %s", reason, exc)
+            return
+        except Exception as exc:  # a bug or the disk: keep the daemon alive, say so
+            self.failures += 1
+            log.error("publish (%s) failed (%d in a row): %r", reason, self.failures, exc)
+            log.debug("traceback", exc_info=True)
+            return
+        self.failures = 0
+        log.info(
+            "published (%s): %d entries, written: %s, %d skipped, %.2f s",
+            reason,
+            sum(report.entries.values()),
+            ", ".join(report.written) or "none",
+            len(report.skipped),
+            time.monotonic() - started,
+        )
+
+    def tick(self) -> None:
+        """Publish when a source with its own schedule has become due."""
+        sources = [s for s in _enabled_sources(self.config) if s.schedule]
+        if not sources:
+            return
+        now = time.time()
+        with Store(self.config.state_dir) as store:
+            due = any(
+                store.fetch_state(source.key(url), url).next_fetch <= now
+                for source in sources
+                for url in source.urls
+            )
+        if due:
+            self.publish_job("a source is due")
+
+    def reload(self) -> None:
+        """Read the configuration again; a bad one is refused and the old one kept."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, the previous configuration stays: %s", exc)
+            return
+        old = self.config
+        self.config = config
+        self._schedule_jobs()
+        if config.seeds_dir != old.seeds_dir or config.schedule.watch != old.schedule.watch:
+            self._stop_watching()
+            self._start_watching()
+        log.info("configuration reloaded from %s", self.config_path)
+        self.publish_job("configuration reloaded")
+
+    # --- running --------------------------------------------------------------------
+
+    def _schedule_jobs(self) -> None:
+        options = self.config.schedule
+        defaults: dict[str, Any] = {
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": options.misfire_grace,
+            "replace_existing": True,
+        }
+        self.scheduler.add_job(
+            self.publish_job,
+            cron_trigger(options.cron, options.timezone, options.jitter),
+            args=["schedule"],
+            id="publish",
+            **defaults,
+        )
+        self.scheduler.add_job(
+            self.tick, IntervalTrigger(seconds=TICK_SECONDS), id="tick", **defaults
+        )
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT; returns the exit code."""
+        self._schedule_jobs()
+        # a first publish at start, so a restarted daemon is current at once
+        self.scheduler.add_job(self.publish_job, args=["start"], id="start")
+        self._start_watching()
+        server = self._start_server()
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        log.info(
+            "running: cron %r (%s)%s",
+            self.config.schedule.cron,
+            self.config.schedule.timezone,
+            ", watching seeds" if self.config.schedule.watch else "",
+        )
+        try:
+            self.scheduler.start()  # returns after shutdown
+        finally:
+            self._stop_watching()
+            # let a publish in progress finish: feeds and state stay consistent
+            self._executor.shutdown(wait=True)
+            self._stop_serving.set()
+            if server is not None:
+                server.join(timeout=5)
+        log.info("stopped")
+        return 0
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: stopping after the running publish", signal.Signals(signum).name)
+        if self._debounce is not None:
+            self._debounce.cancel()
+        self.scheduler.shutdown(wait=False)
+
+    def _on_reload(self, _signum: int, _frame: FrameType | None) -> None:
+        # The reload runs as a job: on the one worker, never in the middle of a publish.
+        self.scheduler.add_job(self.reload, id="reload", replace_existing=True)
+
+    def _start_server(self) -> threading.Thread | None:
+        if self.serve_address is None:
+            return None
+        from .serve import serve
+
+        host, port = self.serve_address
+        thread = threading.Thread(
+            target=serve,
+            args=(self.config.feeds_dir, host, port, self._stop_serving),
+            name="seedfeed-serve",
+            daemon=True,
+        )
+        thread.start()
+        return thread
+
+    # --- watching the seeds folder ------------------------------------------------
+
+    def _start_watching(self) -> None:
+        if not self.config.schedule.watch or not self.config.seeds_dir.is_dir():
+            return
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        changed = self._seeds_changed
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                paths = [event.src_path, getattr(event, "dest_path", "")]
+                if any(_is_seed_path(str(p)) for p in paths if p):
+                    changed()
+
+        observer = Observer()
+        observer.schedule(Handler(), str(self.config.seeds_dir), recursive=True)
+        observer.daemon = True
+        observer.start()
+        self._watcher = observer
+
+    def _stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher.join(timeout=5)
+            self._watcher = None
+
+    def _seeds_changed(self) -> None:
+        if self._debounce is not None:
+            self._debounce.cancel()
+        self._debounce = threading.Timer(DEBOUNCE_SECONDS, self._publish_soon)
+        self._debounce.daemon = True
+        self._debounce.start()
+
+    def _publish_soon(self) -> None:
+        try:
+            self.scheduler.add_job(
+                self.publish_job, args=["seeds changed"], id="watch", replace_existing=True
+            )
+        except Exception:  # the scheduler is shutting down
+            log.debug("seed change after shutdown ignored", exc_info=True)
+
+
+def _is_seed_path(path: str) -> bool:
+    name = Path(path).name
+    return not name.startswith(".") and Path(name).suffix.lower() in SEED_SUFFIXES
+
+
+def _enabled_sources(config: Config) -> list[Any]:
+    from .sources import load_sources
+
+    sources, _errors = load_sources(config.sources_dir)
+    return [s for s in sources if s.enabled]
+
+
+def run_daemon(config_path: Path, serve_address: tuple[str, int] | None = None) -> int:
+    """Entry point of ``seedfeed run``."""
+    return Daemon(config_path, serve_address=serve_address).run()

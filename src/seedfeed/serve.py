@@ -1,0 +1,396 @@
+"""Serve the ``feeds/`` folder over HTTP: right content types, validators, 304s and gzip.
+
+Only regular files directly inside the folder, with a plain name and a known suffix, are
+served; everything else is a 404, so a path trick, a symlink or a stray file (the state
+store, a half-written temporary file) never leaks. Files are read per request: publish
+replaces them atomically, so each response holds the old bytes or the new ones.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import re
+import socket
+import socketserver
+import stat
+import sys
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+from . import __version__
+
+log = logging.getLogger("seedfeed.serve")
+
+INDEX_NAME = "index.html"
+ALLOWED_METHODS = "GET, HEAD"
+CACHE_CONTROL = "max-age=300"
+
+# Longest suffix first: ``all.atom.xml`` must not fall through to plain ``.xml``.
+# A suffix not listed here is a 404, which keeps stray files out of reach.
+CONTENT_TYPES: tuple[tuple[str, str], ...] = (
+    (".atom.xml", "application/atom+xml; charset=utf-8"),
+    (".rss.xml", "application/rss+xml; charset=utf-8"),
+    (".json", "application/feed+json; charset=utf-8"),
+    (".opml", "text/x-opml; charset=utf-8"),
+    (".html", "text/html; charset=utf-8"),
+    (".xml", "application/xml"),  # no charset: the XML declaration says it
+)
+
+# One path segment of plain characters that does not start with a dot: no separators,
+# no hidden files, nothing for percent-decoding to smuggle in.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}")
+
+_CACHE_ENTRIES = 64
+_CACHE_MAX_FILE = 8 * 1024 * 1024  # bigger files are read every time rather than kept
+_POLL_INTERVAL = 0.1  # how quickly serve_forever notices shutdown()
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_BINARY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    # A FIFO placed in the folder would otherwise block open() forever.
+    | getattr(os, "O_NONBLOCK", 0)
+)
+
+
+def content_type_for(name: str) -> str | None:
+    """The Content-Type for a served file name, or None when the suffix is not served."""
+    for suffix, content_type in CONTENT_TYPES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return content_type
+    return None
+
+
+def file_name_for(request_target: str) -> str | None:
+    """The file name a request target asks for, or None when it names nothing servable.
+
+    The query string is ignored and ``/`` means ``index.html``. The target is
+    percent-decoded once and must then be a single safe path segment.
+    """
+    path = request_target.split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith("/"):
+        return None  # absolute-form or ``*``: not how anyone asks for a feed
+    try:
+        name = unquote(path[1:], errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if name == "":
+        return INDEX_NAME
+    if not SAFE_NAME.fullmatch(name) or content_type_for(name) is None:
+        return None
+    return name
+
+
+@dataclass
+class _Representation:
+    """One version of one file, with its validators and (lazily) its gzip variant."""
+
+    body: bytes
+    etag: str
+    last_modified: float  # whole seconds, as Last-Modified can say no more
+    _gzip: tuple[bytes, str] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def of(cls, body: bytes, mtime: float) -> _Representation:
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        return cls(body=body, etag=f'"{digest}"', last_modified=float(int(mtime)))
+
+    def gzipped(self) -> tuple[bytes, str]:
+        """The gzip body and its ETag (the identity ETag with ``-gz`` inside the quotes).
+
+        mtime=0 keeps the compressed bytes a function of the file's bytes alone, so the
+        gzip ETag is as stable as the identity one.
+        """
+        with self._lock:
+            if self._gzip is None:
+                self._gzip = (
+                    gzip.compress(self.body, compresslevel=6, mtime=0),
+                    self.etag[:-1] + '-gz"',
+                )
+            return self._gzip
+
+
+class _FileCache:
+    """Recently served files, keyed by name and checked against the file's identity.
+
+    The identity includes the inode: publish renames a new file over the old one, and two
+    writes within one clock tick can share an mtime and a size.
+    """
+
+    def __init__(self, max_entries: int = _CACHE_ENTRIES) -> None:
+        self._entries: OrderedDict[str, tuple[tuple[int, ...], _Representation]] = OrderedDict()
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, name: str, identity: tuple[int, ...]) -> _Representation | None:
+        with self._lock:
+            cached = self._entries.get(name)
+            if cached is None or cached[0] != identity:
+                return None
+            self._entries.move_to_end(name)
+            return cached[1]
+
+    def put(self, name: str, identity: tuple[int, ...], rep: _Representation) -> None:
+        if len(rep.body) > _CACHE_MAX_FILE:
+            return
+        with self._lock:
+            self._entries[name] = (identity, rep)
+            self._entries.move_to_end(name)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+
+class FeedServer(ThreadingHTTPServer):
+    """A threading HTTP server that knows its feeds folder and keeps a small file cache."""
+
+    daemon_threads = True  # a stuck client must never keep the process alive
+
+    def __init__(self, feeds_dir: Path, address: tuple[str, int]) -> None:
+        self.feeds_dir = Path(feeds_dir)
+        self.cache = _FileCache()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, FeedRequestHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), which can wait seconds on DNS
+        # for nothing we use.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def load(self, name: str) -> _Representation | None:
+        """The current bytes of ``feeds_dir/name``, or None when it must not be served."""
+        root = os.path.realpath(self.feeds_dir)
+        real = os.path.realpath(os.path.join(root, name))
+        if os.path.dirname(real) != root:
+            return None  # a symlink that leads out of the folder (or into a sub-folder)
+        try:
+            fd = os.open(real, _OPEN_FLAGS)
+        except OSError:
+            return None
+        # Everything below comes from this one open file, so a rename by publish in the
+        # middle of the request cannot mix two versions.
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None  # a directory, a FIFO, a device
+            identity = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+            rep = self.cache.get(name, identity)
+            if rep is None:
+                with open(fd, "rb", closefd=False) as handle:
+                    rep = _Representation.of(handle.read(), st.st_mtime)
+                self.cache.put(name, identity, rep)
+            return rep
+        finally:
+            os.close(fd)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # The stdlib prints the traceback to stderr; keep it in the log with the rest.
+        # A reader that hangs up mid-response is routine, not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("%s hung up", client_address)
+        else:
+            log.exception("error while handling a request from %s", client_address)
+
+
+class FeedRequestHandler(BaseHTTPRequestHandler):
+    """GET and HEAD for files in the feeds folder; other methods get 405."""
+
+    server: FeedServer
+    protocol_version = "HTTP/1.1"  # keep-alive: readers poll many feeds from one host
+    server_version = f"seedfeed/{__version__}"
+    sys_version = ""  # no Python version in the Server header
+    timeout = 30  # seconds a silent client may hold a thread
+
+    def do_GET(self) -> None:
+        self._serve_file(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve_file(send_body=False)
+
+    def _method_not_allowed(self) -> None:
+        self._send_plain(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n", ALLOWED_METHODS)
+
+    # Methods HTTP defines get 405; a made-up method falls through to the stdlib's 501.
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = (
+        _method_not_allowed
+    )
+
+    def _serve_file(self, *, send_body: bool) -> None:
+        name = file_name_for(self.path)
+        rep = self.server.load(name) if name is not None else None
+        if name is None or rep is None:
+            self._send_plain(HTTPStatus.NOT_FOUND, "not found\n")
+            return
+
+        if accepts_gzip(self.headers.get("Accept-Encoding")):
+            body, etag = rep.gzipped()
+            encoding: str | None = "gzip"
+        else:
+            body, etag, encoding = rep.body, rep.etag, None
+
+        status = HTTPStatus.NOT_MODIFIED if self._not_modified(etag, rep) else HTTPStatus.OK
+        self._start(status, len(body) if status == HTTPStatus.OK else None)
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", formatdate(rep.last_modified, usegmt=True))
+        self.send_header("Cache-Control", CACHE_CONTROL)
+        self.send_header("Vary", "Accept-Encoding")
+        if status == HTTPStatus.OK:
+            self.send_header("Content-Type", content_type_for(name) or "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            if encoding:
+                self.send_header("Content-Encoding", encoding)
+        self.end_headers()
+        if send_body and status == HTTPStatus.OK:
+            self.wfile.write(body)
+
+    def _not_modified(self, etag: str, rep: _Representation) -> bool:
+        # RFC 9110 13.2.2: If-None-Match wins; If-Modified-Since only counts without it.
+        if_none_match = self.headers.get_all("If-None-Match")
+        if if_none_match:
+            return etag_matches(", ".join(if_none_match), etag)
+        since = parse_http_date(self.headers.get("If-Modified-Since"))
+        if since is None or since > time.time():
+            return False  # unparseable or in the future: ignore, as RFC 9110 asks
+        return rep.last_modified <= since
+
+    def _send_plain(self, status: HTTPStatus, text: str, allow: str | None = None) -> None:
+        body = text.encode("ascii")
+        self._start(status, len(body))
+        if allow:
+            self.send_header("Allow", allow)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _start(self, status: HTTPStatus, length: int | None) -> None:
+        # send_response() without its log line, so the one line per request can carry
+        # the body length.
+        self.log_request(status, "-" if length is None else length)
+        self.send_response_only(status)
+        self.send_header("Server", self.version_string())
+        self.send_header("Date", self.date_time_string())
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One INFO line per request on the ``seedfeed.serve`` logger."""
+        if isinstance(code, HTTPStatus):
+            code = code.value
+        log.info('%s "%s" %s %s', self.address_string(), self.requestline, code, size)
+
+    def log_error(self, format: str, *args: object) -> None:
+        # Malformed requests and timeouts; a status line for them follows via log_request.
+        log.debug(format, *args)
+
+    def log_message(self, format: str, *args: object) -> None:
+        # The stdlib default writes to stderr; everything goes through logging instead.
+        log.info(format, *args)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (``gzip;q=0`` means it does not)."""
+    if not accept_encoding:
+        return False
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        weights[coding.strip().lower()] = weight
+    for coding in ("gzip", "x-gzip"):
+        if coding in weights:
+            return weights[coding] > 0
+    return weights.get("*", 0.0) > 0
+
+
+_ENTITY_TAG = re.compile(r'(?:W/)?"([^"]*)"')
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison of an ``If-None-Match`` value (a list, or ``*``) against ``etag``.
+
+    Weak because proxies that re-compress mark the tag ``W/`` and it still names our bytes.
+    """
+    if if_none_match.strip() == "*":
+        return True
+    ours = etag.removeprefix("W/").strip('"')
+    return ours in _ENTITY_TAG.findall(if_none_match)
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """A POSIX timestamp from an HTTP date, or None when absent or unparseable."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        return None  # RFC 9110 dates are GMT; a date without a zone is not one of them
+    return parsed.timestamp()
+
+
+def make_server(feeds_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> FeedServer:
+    """Bind an HTTP server for ``feeds_dir`` on ``host``:``port`` (0: any free port).
+
+    The server is bound but not yet serving: call ``serve_forever()`` (in a thread, say)
+    and ``server_address`` tells the port. Raises OSError when the address is taken.
+    """
+    return FeedServer(Path(feeds_dir), (host, port))
+
+
+def serve(feeds_dir: Path, host: str, port: int, stop: threading.Event | None = None) -> None:
+    """Serve ``feeds_dir`` until ``stop`` is set or the user presses Ctrl-C, then close.
+
+    Requests are handled in a background thread while this one waits, so that both a
+    KeyboardInterrupt and ``stop`` end in the same orderly shutdown.
+    """
+    stop = stop if stop is not None else threading.Event()
+    server = make_server(feeds_dir, host, port)
+    if not Path(feeds_dir).is_dir():
+        log.warning("%s does not exist yet: every request is a 404 until a publish", feeds_dir)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": _POLL_INTERVAL},
+        name="seedfeed-serve",
+        daemon=True,
+    )
+    thread.start()
+    bound_host, bound_port = server.server_address[:2]
+    log.info("serving %s on http://%s:%s/", feeds_dir, _url_host(str(bound_host)), bound_port)
+    try:
+        # A timeout keeps the wait interruptible by Ctrl-C on every platform.
+        while not stop.wait(timeout=1.0):
+            pass
+    except KeyboardInterrupt:
+        log.info("interrupted")
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        log.info("stopped serving %s", feeds_dir)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

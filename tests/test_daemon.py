@@ -1,0 +1,128 @@
+"""``seedfeed run`` as a real subprocess: it publishes, follows seed changes, survives a
+failing source, reloads on SIGHUP, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from helpers import atom_titles, make_project, seed_text, write_seed
+
+SEEDFEED = Path(sys.executable).parent / "seedfeed"
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> float:
+    """Seconds until ``predicate`` held; fails the test after ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if predicate():
+                return time.monotonic() - start
+        except (OSError, AssertionError, ValueError):
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"condition not met within {timeout} s")
+
+
+class Daemon:
+    def __init__(self, config: Path) -> None:
+        self.log = config.parent / "daemon.log"
+        self.handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [str(SEEDFEED), "run", "-c", str(config)],
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+                pytest.fail("daemon did not stop within 5 s of SIGTERM")
+            finally:
+                self.handle.close()
+        self.handle.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(
+        tmp_path,
+        {"first.txt": seed_text("First seed")},
+        extra_config=(
+            '[schedule]\ncron = "* * * * *"\n[fetch]\nallow_private = true\nread_timeout = 1\n'
+        ),
+    )
+
+
+@pytest.fixture
+def daemon(project: Path) -> Iterator[Daemon]:
+    running = Daemon(project)
+    yield running
+    running.stop()
+
+
+def test_publishes_follows_seeds_and_stops_cleanly(project: Path, daemon: Daemon) -> None:
+    feed = project.parent / "feeds" / "all.atom.xml"
+    wait_for(lambda: atom_titles(feed) == ["First seed"], 15)
+    write_seed(project.parent / "seeds", "second.txt", seed_text("Second seed"), mtime=None)
+    seconds = wait_for(lambda: "Second seed" in atom_titles(feed), 10)
+    assert seconds < 5, f"a new seed took {seconds:.1f} s to publish"
+    (project.parent / "seeds" / "first.txt").unlink()
+    wait_for(lambda: atom_titles(feed) == ["Second seed"], 10)
+    assert daemon.stop() == 0
+    assert atom_titles(feed) == ["Second seed"]
+    assert "stopped" in daemon.output()
+
+
+def test_survives_a_failing_source(project: Path, daemon: Daemon, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/down").respond_with_data("boom", status=500)
+    sources = project.parent / "sources"
+    sources.mkdir()
+    (sources / "down.toml").write_text(f'url = "{httpserver.url_for("/down")}"\n')
+    feed = project.parent / "feeds" / "all.atom.xml"
+    write_seed(project.parent / "seeds", "later.txt", seed_text("Later seed"), mtime=None)
+    wait_for(lambda: "Later seed" in atom_titles(feed), 15)
+    wait_for(lambda: "HTTP 500" in daemon.output(), 10)
+    assert daemon.process.poll() is None
+    assert daemon.stop() == 0
+
+
+def test_sighup_reloads_and_refuses_a_bad_config(project: Path, daemon: Daemon) -> None:
+    feed = project.parent / "feeds" / "all.atom.xml"
+    wait_for(lambda: feed.exists(), 15)
+    good = project.read_text()
+    project.write_text(good + "[bogus]\n")
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in daemon.output(), 10)
+    assert daemon.process.poll() is None
+    project.write_text(good.replace('title = "Test clippings"', 'title = "Renamed"'))
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: "<title>Renamed</title>" in feed.read_text(), 10)
+    assert daemon.stop() == 0
+
+
+def test_bad_config_exits_2_at_start(tmp_path: Path) -> None:
+    config = make_project(tmp_path, extra_config='[schedule]\ncron = "every minute"\n')
+    result = subprocess.run(
+        [str(SEEDFEED), "run", "-c", str(config)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert "schedule.cron" in result.stderr

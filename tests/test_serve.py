@@ -1,0 +1,460 @@
+"""Tests for seedfeed.serve: a real server on 127.0.0.1 with a port the OS picks."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from seedfeed.serve import (
+    FeedServer,
+    accepts_gzip,
+    etag_matches,
+    file_name_for,
+    make_server,
+    serve,
+)
+
+SECRET = "TOP-SECRET-7f3a9c"
+MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z: a fixed Last-Modified to compare against
+
+
+def _atom(title: str, entries: int = 30) -> bytes:
+    items = "".join(
+        f"<entry><id>urn:x:{i}</id><title>Entry {i}</title>"
+        f"<updated>2023-11-14T00:00:00Z</updated><summary>Summary of entry {i}.</summary>"
+        f"<author><name>Ann</name></author></entry>"
+        for i in range(entries)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>urn:x:feed</id><title>{title}</title><updated>2023-11-14T00:00:00Z</updated>"
+        f"{items}</feed>"
+    ).encode()
+
+
+RSS = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>All</title>'
+    b"<link>http://x.test/</link><description>d</description></channel></rss>"
+)
+FILES: dict[str, tuple[bytes, str]] = {
+    "all.atom.xml": (_atom("All"), "application/atom+xml; charset=utf-8"),
+    "all.rss.xml": (RSS, "application/rss+xml; charset=utf-8"),
+    "all.json": (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "All", "items": []}',
+        "application/feed+json; charset=utf-8",
+    ),
+    "feeds.opml": (b'<?xml version="1.0"?><opml version="2.0"/>', "text/x-opml; charset=utf-8"),
+    "index.html": (b"<!doctype html><title>Feeds</title>", "text/html; charset=utf-8"),
+    "sitemap.xml": (b'<?xml version="1.0"?><urlset/>', "application/xml"),
+}
+
+
+@dataclass
+class Site:
+    root: Path
+    feeds: Path
+    port: int
+    server: FeedServer
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write the way publish does: a temporary file renamed over the target."""
+    tmp = path.with_name(f".{path.name}.x.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    (tmp_path / "config.toml").write_text(f'secret = "{SECRET}"\n')
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    for name, (data, _) in FILES.items():
+        (feeds / name).write_bytes(data)
+        os.utime(feeds / name, (MTIME, MTIME))
+    # Things that sit in or near the folder and must never be served.
+    (feeds / ".all.atom.xml.tmp").write_text(SECRET)
+    (feeds / "state.sqlite").write_text(SECRET)
+    (feeds / "sub").mkdir()
+    (feeds / "sub" / "inner.xml").write_text(SECRET)
+    (feeds / "leak.atom.xml").symlink_to(tmp_path / "config.toml")
+    (feeds / "dir.xml").symlink_to(feeds / "sub")
+    (feeds / "alias.atom.xml").symlink_to(feeds / "all.atom.xml")
+
+    server = make_server(feeds, port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        yield Site(tmp_path, feeds, server.server_address[1], server)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+def request(
+    site: Site, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
+    try:
+        conn.request(method, path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def raw_request(site: Site, request_line: bytes) -> bytes:
+    """Send bytes http.client refuses to send (NUL, backslashes...) and read the reply."""
+    with socket.create_connection(("127.0.0.1", site.port), timeout=5) as sock:
+        sock.sendall(request_line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- what is served, and how it is labelled ---
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_content_type_length_and_validators(site: Site, name: str) -> None:
+    data, content_type = FILES[name]
+    status, headers, body = request(site, f"/{name}")
+    assert status == 200
+    assert body == data
+    assert headers["Content-Type"] == content_type
+    assert headers["Content-Length"] == str(len(data))
+    assert headers["Last-Modified"] == formatdate(MTIME, usegmt=True)
+    assert headers["Cache-Control"] == "max-age=300"
+    etag = headers["ETag"]
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    assert "Content-Encoding" not in headers
+
+
+def test_index_at_root_and_query_ignored(site: Site) -> None:
+    assert request(site, "/")[2] == FILES["index.html"][0]
+    status, _, body = request(site, "/all.atom.xml?utm_source=x&v=2")
+    assert (status, body) == (200, FILES["all.atom.xml"][0])
+
+
+def test_no_listing_without_index(site: Site) -> None:
+    (site.feeds / "index.html").unlink()
+    status, headers, body = request(site, "/")
+    assert status == 404
+    assert b"all.atom.xml" not in body
+    assert headers["Content-Type"].startswith("text/plain")
+
+
+def test_symlink_inside_folder_is_served(site: Site) -> None:
+    status, headers, body = request(site, "/alias.atom.xml")
+    assert (status, body) == (200, FILES["all.atom.xml"][0])
+    assert headers["Content-Type"].startswith("application/atom+xml")
+
+
+# --- conditional requests ---
+
+
+def test_feedparser_round_trip_gets_304(site: Site) -> None:
+    url = f"http://127.0.0.1:{site.port}/all.atom.xml"
+    first = feedparser.parse(url)
+    assert first.status == 200
+    assert not first.bozo
+    assert first.feed.title == "All"
+    assert len(first.entries) == 30
+    second = feedparser.parse(url, etag=first.etag, modified=first.modified)
+    assert second.status == 304
+    assert not second.entries
+
+
+def test_if_none_match(site: Site) -> None:
+    etag = request(site, "/all.rss.xml")[1]["ETag"]
+    for value in (etag, f'"nope", {etag}', f"W/{etag}", "*"):
+        status, headers, body = request(site, "/all.rss.xml", headers={"If-None-Match": value})
+        assert status == 304, value
+        assert headers["ETag"] == etag
+        assert body == b""
+        assert "Content-Length" not in headers
+    status, _, body = request(site, "/all.rss.xml", headers={"If-None-Match": '"other"'})
+    assert (status, body) == (200, RSS)
+
+
+def test_if_modified_since(site: Site) -> None:
+    def status_since(timestamp: float, **extra: str) -> int:
+        headers = {"If-Modified-Since": formatdate(timestamp, usegmt=True), **extra}
+        return request(site, "/all.rss.xml", headers=headers)[0]
+
+    assert status_since(MTIME) == 304
+    assert status_since(MTIME + 3600) == 304
+    assert status_since(MTIME - 1) == 200
+    assert status_since(time.time() + 86400) == 200  # a date in the future is ignored
+    # If-None-Match present: If-Modified-Since is not consulted (RFC 9110 13.2.2).
+    assert status_since(MTIME, **{"If-None-Match": '"other"'}) == 200
+    garbage = request(site, "/all.rss.xml", headers={"If-Modified-Since": "yesterday"})
+    assert garbage[0] == 200
+
+
+# --- gzip ---
+
+
+def test_gzip_variant(site: Site) -> None:
+    data = FILES["all.atom.xml"][0]
+    _, plain_headers, _ = request(site, "/all.atom.xml")
+    status, headers, body = request(site, "/all.atom.xml", headers={"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Vary"] == "Accept-Encoding"
+    assert plain_headers["Vary"] == "Accept-Encoding"
+    assert headers["Content-Length"] == str(len(body))
+    assert len(body) < len(data)
+    assert gzip.decompress(body) == data
+    gz_etag = headers["ETag"]
+    assert gz_etag != plain_headers["ETag"]
+    assert gz_etag.startswith('"') and gz_etag.endswith('"')
+
+    both = {"Accept-Encoding": "gzip, deflate", "If-None-Match": gz_etag}
+    status, headers, body = request(site, "/all.atom.xml", headers=both)
+    assert (status, headers["ETag"], body) == (304, gz_etag, b"")
+    # A proxy that weakened the tag still gets a 304.
+    weak = {"Accept-Encoding": "gzip", "If-None-Match": f"W/{gz_etag}"}
+    assert request(site, "/all.atom.xml", headers=weak)[0] == 304
+    # The gzip tag does not validate the identity variant (and vice versa).
+    assert request(site, "/all.atom.xml", headers={"If-None-Match": gz_etag})[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, False),
+        ("", False),
+        ("gzip", True),
+        ("GZIP", True),
+        ("deflate, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.0, *", False),
+        ("*", True),
+        ("*;q=0", False),
+        ("br, deflate", False),
+        ("x-gzip", True),
+        ("gzip;q=bogus", False),
+    ],
+)
+def test_accepts_gzip(value: str | None, expected: bool) -> None:
+    assert accepts_gzip(value) is expected
+
+
+def test_gzip_q0_is_refused_over_http(site: Site) -> None:
+    _, headers, body = request(site, "/all.atom.xml", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in headers
+    assert body == FILES["all.atom.xml"][0]
+
+
+# --- methods ---
+
+
+def test_head_sends_headers_only(site: Site) -> None:
+    _, get_headers, _ = request(site, "/all.atom.xml", headers={"Accept-Encoding": "gzip"})
+    status, headers, body = request(
+        site, "/all.atom.xml", method="HEAD", headers={"Accept-Encoding": "gzip"}
+    )
+    assert (status, body) == (200, b"")
+    for name in ("Content-Length", "ETag", "Content-Type", "Content-Encoding", "Last-Modified"):
+        assert headers[name] == get_headers[name]
+    assert request(site, "/nothing.xml", method="HEAD")[:1] == (404,)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_405(site: Site, method: str) -> None:
+    status, headers, _ = request(site, "/all.atom.xml", method=method)
+    assert status == 405
+    assert headers["Allow"] == "GET, HEAD"
+
+
+# --- nothing outside the folder, nothing hidden ---
+
+TRAVERSALS = [
+    "/../config.toml",
+    "/%2e%2e/config.toml",
+    "/%2E%2E%2Fconfig.toml",
+    "/..%2fconfig.toml",
+    "/..%5cconfig.toml",
+    "/%252e%252e%252fconfig.toml",
+    "//etc/passwd",
+    "/etc/passwd",
+    "/%2Fetc%2Fpasswd",
+    "/config.toml",
+    "/leak.atom.xml",
+    "/dir.xml",
+    "/sub/inner.xml",
+    "/sub",
+    "/.all.atom.xml.tmp",
+    "/%2eall.atom.xml.tmp",
+    "/state.sqlite",
+    "/all.atom.xml%00.html",
+    "/nothing.atom.xml",
+    "/.atom.xml",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_traversal_and_hidden_are_404(site: Site, path: str) -> None:
+    status, _, body = request(site, path)
+    assert status == 404
+    assert SECRET.encode() not in body
+
+
+def test_raw_hostile_request_lines_are_404(site: Site) -> None:
+    absolute = str(site.root / "config.toml").encode()
+    lines = [
+        b"GET /..\\config.toml HTTP/1.1",
+        b"GET /\\..\\config.toml HTTP/1.1",
+        b"GET /all.atom.xml\x00 HTTP/1.1",
+        b"GET " + absolute + b" HTTP/1.1",
+        b"GET /" + absolute + b" HTTP/1.1",
+        b"GET http://127.0.0.1/../config.toml HTTP/1.1",
+        b"GET ../config.toml HTTP/1.1",
+    ]
+    for line in lines:
+        reply = raw_request(site, line)
+        assert reply.split(b"\r\n", 1)[0].split(b" ")[1] in (b"400", b"404"), line
+        assert SECRET.encode() not in reply, line
+
+
+def test_file_name_for() -> None:
+    assert file_name_for("/") == "index.html"
+    assert file_name_for("/?x=1") == "index.html"
+    assert file_name_for("/all.atom.xml?x=/../y") == "all.atom.xml"
+    assert file_name_for("/a%2Eatom.xml") == "a.atom.xml"
+    for bad in ("", "*", "/..", "/a/b.xml", "/.x.xml", "/x.toml", "/%ff.xml", "/x.xml/"):
+        assert file_name_for(bad) is None, bad
+
+
+def test_etag_matches() -> None:
+    assert etag_matches('"a", "b"', '"b"')
+    assert etag_matches('W/"b"', '"b"')
+    assert etag_matches(" * ", '"b"')
+    assert not etag_matches('"a"', '"b"')
+    assert not etag_matches("b", '"b"')  # unquoted is not an entity tag
+
+
+# --- files replaced by publish ---
+
+
+def test_replaced_file_gives_new_bytes_and_etag(site: Site) -> None:
+    path = site.feeds / "all.atom.xml"
+    _, first_headers, first_body = request(site, "/all.atom.xml")
+    _, first_gz, _ = request(site, "/all.atom.xml", headers={"Accept-Encoding": "gzip"})
+
+    # Same size and same mtime as before: only the inode tells the versions apart.
+    new = first_body.replace(b"<title>All</title>", b"<title>New</title>")
+    assert len(new) == len(first_body)
+    _replace(path, new)
+    os.utime(path, ns=(MTIME * 10**9, MTIME * 10**9))
+
+    _, headers, body = request(site, "/all.atom.xml")
+    assert body == new
+    assert headers["ETag"] != first_headers["ETag"]
+    old = {"If-None-Match": first_headers["ETag"]}
+    assert request(site, "/all.atom.xml", headers=old)[0] == 200
+    _, gz_headers, gz_body = request(site, "/all.atom.xml", headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(gz_body) == new
+    assert gz_headers["ETag"] != first_gz["ETag"]
+
+
+def test_file_appearing_and_disappearing(site: Site) -> None:
+    assert request(site, "/late.rss.xml")[0] == 404
+    _replace(site.feeds / "late.rss.xml", RSS)
+    assert request(site, "/late.rss.xml")[:1] == (200,)
+    (site.feeds / "late.rss.xml").unlink()
+    assert request(site, "/late.rss.xml")[0] == 404
+
+
+def test_secret_never_served(site: Site) -> None:
+    """Every path this file tries, in one sweep, with and without gzip."""
+    paths = [*TRAVERSALS, *(f"/{name}" for name in FILES), "/"]
+    for path in paths:
+        for headers in ({}, {"Accept-Encoding": "gzip"}):
+            _, response_headers, body = request(site, path, headers=headers)
+            if response_headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            assert SECRET.encode() not in body, path
+
+
+# --- logging and lifecycle ---
+
+
+def test_one_log_line_per_request(site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="seedfeed.serve"):
+        request(site, "/all.rss.xml")
+        request(site, "/missing.xml")
+    lines = [r.getMessage() for r in caplog.records if r.name == "seedfeed.serve"]
+    assert len(lines) == 2
+    assert '"GET /all.rss.xml HTTP/1.1" 200' in lines[0]
+    assert lines[0].endswith(str(len(RSS)))
+    assert '"GET /missing.xml HTTP/1.1" 404' in lines[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_stops_when_event_is_set(tmp_path: Path) -> None:
+    (tmp_path / "all.rss.xml").write_bytes(RSS)
+    port = _free_port()
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(tmp_path, "127.0.0.1", port, stop))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/all.rss.xml")
+                assert conn.getresponse().read() == RSS
+                conn.close()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "server never came up"
+                time.sleep(0.02)
+    finally:
+        stop.set()
+        started = time.monotonic()
+        thread.join(timeout=1)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 1
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+class _InterruptedEvent(threading.Event):
+    """Behaves as if the user pressed Ctrl-C while serve() was waiting."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        raise KeyboardInterrupt
+
+
+def test_serve_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    serve(tmp_path, "127.0.0.1", port, _InterruptedEvent())  # returns instead of raising
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_make_server_reports_taken_port(site: Site) -> None:
+    with pytest.raises(OSError):
+        make_server(site.feeds, port=site.port)
