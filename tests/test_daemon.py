@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,11 +35,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> float:
 
 
 class Daemon:
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *options: str) -> None:
         self.log = config.parent / "daemon.log"
         self.handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [str(SEEDFEED), "run", "-c", str(config)],
+            [str(SEEDFEED), "run", "-c", str(config), *options],
             stdout=self.handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -126,3 +128,24 @@ def test_bad_config_exits_2_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "schedule.cron" in result.stderr
+
+
+def test_serve_inside_the_daemon_and_status(project: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = Daemon(project, "--serve", "--port", str(port))
+    try:
+        url = f"http://127.0.0.1:{port}/all.atom.xml"
+        wait_for(lambda: b"First seed" in urllib.request.urlopen(url, timeout=2).read(), 15)
+        status = subprocess.run(
+            [str(SEEDFEED), "status", "-c", str(project)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert status.returncode == 0
+        assert "last run:" in status.stdout and "1 seeds (0 skipped)" in status.stdout
+        assert "next publish" in status.stdout
+    finally:
+        assert running.stop() == 0

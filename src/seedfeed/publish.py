@@ -11,6 +11,7 @@ import ctypes
 import fcntl
 import hashlib
 import heapq
+import json
 import logging
 import multiprocessing
 import os
@@ -122,8 +123,25 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 60.0
     else:
         with publish_lock(config.state_dir, lock_timeout), Store(config.state_dir) as store:
             _run(config, report, store, write=True)
+            store.set("last_run", _summary(report))
+            store.commit()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _summary(report: Report) -> str:
+    """What ``seedfeed status`` shows of a run."""
+    return json.dumps(
+        {
+            "at": int(time.time()),
+            "seeds": report.seeds,
+            "skipped": len(report.skipped),
+            "warnings": len(report.warnings),
+            "entries": sum(report.entries.values()),
+            "written": report.written,
+            "sources_failed": report.sources.failed if report.sources else 0,
+        }
+    )
 
 
 def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
