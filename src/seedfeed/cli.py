@@ -204,6 +204,35 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
     click.echo(html_to_plain(entry.content_html))
 
 
+@cli.command("clip")
+@click.argument("url")
+@config_option
+@click.option("--allow-private", is_flag=True, help="Allow addresses on this machine's networks.")
+@verbosity
+def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
+    """Save a web page as a new seed in seeds/ (the clipped-article format)."""
+    from .clip import clip_text, seed_path, write_seed
+    from .extract import article_from_html, page_text
+    from .fetch import Fetcher, FetchError, FetchSettings
+
+    config = _load(config_path)
+    settings = FetchSettings(allow_private=allow_private or config.fetch.allow_private)
+    try:
+        with Fetcher(settings) as fetcher:
+            result = fetcher.fetch(url)
+    except FetchError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_FAILURE)
+    article = article_from_html(result.text, origin=url, url=result.final_url)
+    body = page_text(result.text, result.final_url)
+    if not body.strip():
+        err.print(f"error: {url}: no article text found on the page", markup=False)
+        sys.exit(EXIT_FAILURE)
+    path = seed_path(config.seeds_dir, article.title or url)
+    write_seed(path, clip_text(article, body, article.link or result.final_url))
+    click.echo(str(path))
+
+
 @cli.command("run")
 @config_option
 @click.option("--serve", "serve_", is_flag=True, help="Also serve feeds/ over HTTP.")
