@@ -301,3 +301,20 @@ def test_enrich_seeds_fills_what_the_seed_lacks(tmp_path: Path, httpserver: HTTP
     calls = len(httpserver.log)
     run_publish(config)  # enriched once per version of a seed
     assert len(httpserver.log) == calls
+
+
+def test_source_title_names_its_own_feed(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/a").respond_with_data(
+        page("Alpha", "Text.", author=""), content_type="text/html"
+    )
+    config = project(
+        tmp_path,
+        {
+            "city.toml": f'url = "{httpserver.url_for("/a")}"\nfeed = "city"\n'
+            'title = "City desk picks"\nauthor = "City desk"\n'
+        },
+    )
+    run_publish(config)
+    city = parse_feed(tmp_path / "feeds" / "city.atom.xml")
+    assert city.feed.title == "City desk picks"
+    assert [e.author for e in city.entries] == ["City desk"]

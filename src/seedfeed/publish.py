@@ -159,9 +159,20 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
         from . import harvest  # lazily: requests and the extractor only when there is work
 
         report.sources = harvest.refresh_sources(config, store, sources, report.warn)
+    # A feed that only sources name gets its title from the first of them that has one.
+    titles: dict[str, str] = {}
+    for source in sources:
+        for name in source.feeds:
+            if source.title and name not in titles:
+                titles[name] = source.title
     known = {spec.name for spec in feeds}
     feeds += [
-        FeedSpec(name, f"{config.title}: {name}", include=(), max_entries=config.max_entries)
+        FeedSpec(
+            name,
+            titles.get(name, f"{config.title}: {name}"),
+            include=(),
+            max_entries=config.max_entries,
+        )
         for name in sorted({name for source in sources for name in source.feeds} - known)
     ]
     fallback = from_timestamp(config.path.stat().st_mtime)

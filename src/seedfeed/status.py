@@ -60,7 +60,8 @@ def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
                 else:
                     due = "now" if state.next_fetch <= now else _when(state.next_fetch)
                     health = f"ok; next fetch {due}"
-                yield f"  {source.name}  {state.url}"
+                label = f"{source.name} ({source.title})" if source.title else source.name
+                yield f"  {label}  {state.url}"
                 yield f"      last success {_when(state.last_success)}; {health}"
         for line in errors:
             yield f"  {line}"
