@@ -51,6 +51,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+from bench_extract import (  # one vocabulary
+    CLAUSES,
+    FIRST,
+    LAST,
+    NOUNS,
+    OBJECTS,
+    SUBJECTS,
+    VERBS,
+    WHENS,
+)
 from bench_publish import code_version
 
 SEEDFEED = Path(sys.executable).parent / "seedfeed"
@@ -63,42 +73,7 @@ SECOND_RUN_SECONDS = 2.0
 EXTRACT_P95_MS = 30.0
 PEAK_RSS_MB = 300.0
 
-FIRST = ("Ann", "Barak", "Chloé", "Dev", "Erica", "Felix", "Hana", "Ivan", "Jonah", "Kia")
-LAST = ("Lee", "Ravid", "Okafor", "Marín", "Nguyen", "Walsh", "Kaplan", "Basu", "Reed")
 SECTIONS = ("World", "Politics", "Business", "Tech", "Science", "Health", "Culture", "Sport")
-SUBJECTS = (
-    "The city council", "Federal regulators", "The company", "Researchers at the university",
-    "State officials", "The central bank", "Local residents", "Two senior diplomats",
-    "The health ministry", "Union leaders", "The school board", "Several investors",
-)  # fmt: skip
-VERBS = (
-    "approved", "delayed", "rejected", "announced", "questioned", "defended", "expanded",
-    "reviewed", "postponed", "welcomed", "criticized", "outlined",
-)  # fmt: skip
-OBJECTS = (
-    "a plan to rebuild the harbor", "new rules for rental housing", "the budget proposal",
-    "a study of air quality", "the merger with a regional rival", "a tax on sugary drinks",
-    "changes to the bus network", "a ban on short-term leases", "the water treatment plant",
-    "a pilot program for electric buses", "the contract with the port operator",
-)  # fmt: skip
-CLAUSES = (
-    "which critics say will raise costs for families",
-    "a decision that surprised many observers",
-    "although the details remain unclear",
-    "according to documents reviewed by reporters",
-    "while the opposition called for more time",
-    "even as prices continued to climb",
-    "and the vote is expected next month",
-    "because the previous plan had run out of money",
-)  # fmt: skip
-WHENS = (
-    "on Tuesday", "last week", "after months of debate", "earlier this year",
-    "despite strong opposition", "in a closed session", "ahead of the winter",
-)  # fmt: skip
-NOUNS = (
-    "harbor", "budget", "housing", "transit", "schools", "water", "energy", "taxes",
-    "elections", "hospitals", "parks", "bridges", "wages", "rents", "libraries",
-)  # fmt: skip
 STYLE = (
     "body{font-family:Georgia,serif;margin:0}.masthead{display:flex;gap:1rem}"
     ".main-nav ul{display:flex;list-style:none}.story{max-width:42rem}"
@@ -480,8 +455,9 @@ def run_child(argv: Sequence[str | Path], timeout: float) -> Run:
 
 
 _SOURCES_LINE = re.compile(
-    r"sources: (?P<sources>\d+) \((?P<fetched>\d+) fetched, (?P<not_modified>\d+) not modified,"
-    r" (?P<failed>\d+) failed\); (?P<new>\d+) new and (?P<updated>\d+) updated entries"
+    r"sources: (?P<sources>\d+); (?P<fetched>\d+) documents and (?P<pages>\d+) article pages"
+    r" fetched, (?P<not_modified>\d+) not modified, (?P<failed>\d+) failed;"
+    r" (?P<new>\d+) new and (?P<updated>\d+) updated entries"
 )
 _PUBLISHED_LINE = re.compile(r"published (?P<entries>\d+) entries")
 
@@ -594,7 +570,8 @@ def _counts(c: dict[str, int]) -> str:
     if not c:
         return "(no summary line)"
     return (
-        f"sources {c.get('sources')}, fetched {c.get('fetched')}, not modified"
+        f"sources {c.get('sources')}, fetched {c.get('fetched')} + {c.get('pages')} pages,"
+        f" not modified"
         f" {c.get('not_modified')}, failed {c.get('failed')}, new {c.get('new')},"
         f" updated {c.get('updated')}; published {c.get('entries')}"
     )
@@ -726,7 +703,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             "first run publishes every article",
-            first_counts.get("new") == args.pages and first_counts.get("entries") == args.pages,
+            first_counts.get("new") == args.pages
+            and first_counts.get("pages") == args.pages
+            and first_counts.get("entries") == args.pages,
             f"{first_counts.get('new')} new, {first_counts.get('entries')} published",
         ),
         (
