@@ -55,7 +55,11 @@ def scaffold(directory: Path, *, title: str, base_url: str) -> list[Path]:
             '# description = "What this feed is about"\n'
             '# language = "en"\n\n'
             "[publish]\n"
-            "max_entries = 50\n",
+            "max_entries = 50\n\n"
+            "# [schedule]            # for `seedfeed run`\n"
+            '# cron = "*/15 * * * *"  # crontab syntax, UTC\n'
+            "# [websub]\n"
+            '# hub = "https://hub.example.org/"\n',
             encoding="utf-8",
         )
         created.append(config)
