@@ -149,3 +149,38 @@ def test_serve_inside_the_daemon_and_status(project: Path) -> None:
         assert "next publish" in status.stdout
     finally:
         assert running.stop() == 0
+
+
+def test_serve_on_a_port_in_use_exits_2(project: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(SEEDFEED), "run", "-c", str(project), "--serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+
+
+def test_tick_ignores_disabled_sources(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seedfeed.daemon import Daemon as SeedfeedDaemon
+    from seedfeed.store import FetchState, Store
+
+    sources = project.parent / "sources"
+    sources.mkdir()
+    (sources / "s.toml").write_text('url = "https://ex.org/a"\nschedule = "*/5 * * * *"\n')
+    daemon = SeedfeedDaemon(project)
+    calls: list[str] = []
+    monkeypatch.setattr(daemon, "publish_job", calls.append)
+    daemon.tick()
+    assert calls == ["a source is due"]  # never fetched: due
+    with Store(project.parent / ".seedfeed") as store:
+        store.put_fetch_state(FetchState("s https://ex.org/a", "https://ex.org/a", disabled=1))
+        store.commit()
+    calls.clear()
+    daemon.tick()
+    assert calls == []  # gone for good (410): no publish every minute

@@ -318,3 +318,70 @@ def test_source_title_names_its_own_feed(tmp_path: Path, httpserver: HTTPServer)
     city = parse_feed(tmp_path / "feeds" / "city.atom.xml")
     assert city.feed.title == "City desk picks"
     assert [e.author for e in city.entries] == ["City desk"]
+
+
+def test_source_names_with_spaces_keep_their_state(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/gone").respond_with_data("", status=410)
+    config = project(tmp_path, {"city news.toml": f'url = "{httpserver.url_for("/gone")}"\n'})
+    run_publish(config)
+    run_publish(config)
+    with Store(tmp_path / ".seedfeed") as store:
+        [state] = store.fetch_states()
+    assert state.disabled == 1
+    assert requests_to(httpserver, "/gone") == 1  # disabled: never fetched again
+
+
+def test_a_non_feed_is_a_failure_that_backs_off(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/html").respond_with_data(
+        "<html><body><p>Hi</p></body></html>", content_type="text/html", headers={"ETag": '"x"'}
+    )
+    config = project(
+        tmp_path, {"f.toml": f'url = "{httpserver.url_for("/html")}"\nkind = "feed"\n'}
+    )
+    report = run_publish(config)
+    assert report.sources is not None and report.sources.failed == 1
+    with Store(tmp_path / ".seedfeed") as store:
+        [state] = store.fetch_states()
+    assert state.failures == 1 and state.etag is None and "not an RSS" in (state.last_error or "")
+
+
+def test_control_characters_in_a_source_title(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/a").respond_with_data(page("A", "Text."), content_type="text/html")
+    config = project(
+        tmp_path,
+        {"s.toml": f'url = "{httpserver.url_for("/a")}"\nfeed = "x"\ntitle = "City\\u0001 news"\n'},
+    )
+    run_publish(config)
+    assert parse_feed(tmp_path / "feeds" / "x.atom.xml").feed.title == "City news"
+
+
+def test_a_seed_elsewhere_does_not_hide_a_web_entry(tmp_path: Path, httpserver: HTTPServer) -> None:
+    url = httpserver.url_for("/same")
+    httpserver.expect_request("/same").respond_with_data(
+        page("Web", "T."), content_type="text/html"
+    )
+    config = project(
+        tmp_path,
+        {"city.toml": f'url = "{url}"\nfeed = "city"\n'},
+        seeds={"clip.txt": seed_text("Clip", link=url)},
+    )
+    run_publish(config)
+    assert atom_titles(tmp_path / "feeds" / "city.atom.xml") == ["Web"]
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Clip"]
+
+
+def test_enriched_date_survives_an_edit(tmp_path: Path, httpserver: HTTPServer) -> None:
+    html = '<meta property="article:published_time" content="2020-09-13T12:26:40Z"><p>x</p>'
+    httpserver.expect_request("/p").respond_with_data(html, content_type="text/html")
+    seeds = {"s.txt": seed_text("Seed", link=httpserver.url_for("/p"))}
+    config = make_project(tmp_path, seeds, extra_config=FETCH + "[seeds]\nenrich = true\n")
+    run_publish(config)
+    feed = tmp_path / "feeds" / "all.atom.xml"
+    assert parse_feed(feed).entries[0].published.startswith("2020-09-13")
+    (tmp_path / "config.toml").write_text(
+        (tmp_path / "config.toml").read_text().replace("enrich = true", "enrich = false")
+    )
+    seed = tmp_path / "seeds" / "s.txt"
+    seed.write_text(seed_text("Seed, edited", link=httpserver.url_for("/p")))
+    run_publish(config)
+    assert parse_feed(feed).entries[0].published.startswith("2020-09-13")

@@ -32,7 +32,7 @@ from helpers import (
     xml,
 )
 from seedfeed.config import load_config
-from seedfeed.publish import PublishError, publish, publish_lock
+from seedfeed.publish import LockTimeout, PublishError, publish, publish_lock
 
 
 def _ids(feed: Path) -> list[str]:
@@ -601,7 +601,7 @@ def test_lock_held_makes_second_publish_fail(tmp_path: Path) -> None:
     config = load_config(config_path)
     with publish_lock(config.state_dir, timeout=1):
         started = time.monotonic()
-        with pytest.raises(PublishError, match="another publish"):
+        with pytest.raises(LockTimeout, match="another publish"):
             publish(config, lock_timeout=0.2)
         assert time.monotonic() - started < 5
         assert not (tmp_path / "feeds").exists()

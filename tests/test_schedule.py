@@ -66,3 +66,9 @@ def test_bad_expressions(expression: str) -> None:
 def test_bad_time_zone() -> None:
     with pytest.raises(ScheduleError, match="time zone"):
         cron_trigger("* * * * *", "Mars/Olympus")
+
+
+def test_day_of_month_and_week_together_refused() -> None:
+    # crontab fires when either matches, APScheduler when both do: refuse the ambiguity
+    with pytest.raises(ScheduleError, match="not both"):
+        cron_trigger("0 9 1 * 1")

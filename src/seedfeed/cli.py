@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rich.console import Console
 
 from . import __version__
 from .config import Config, ConfigError, load_config
-from .publish import PublishError, Report, publish
+from .publish import LockTimeout, PublishError, Report, publish
 from .scaffold import ScaffoldError, scaffold
 from .store import StoreError
 
@@ -96,6 +97,9 @@ def _run(config: Config, *, dry_run: bool) -> Report:
     except PublishError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(EXIT_USAGE)
+    except LockTimeout as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_FAILURE)
     except StoreError as exc:
         err.print(f"error: state store: {exc}", markup=False)
         sys.exit(EXIT_FAILURE)
@@ -114,7 +118,7 @@ def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> N
     """Read the seeds and write the feeds (only files whose bytes change)."""
     config = _load(config_path)
     report = _run(config, dry_run=False)
-    if not ctx.find_root().obj.get("quiet"):
+    if not ctx_quiet():
         if report.sources is not None:
             s = report.sources
             err.print(
@@ -213,10 +217,13 @@ def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
     """Save a web page as a new seed in seeds/ (the clipped-article format)."""
     from .clip import clip_text, seed_path, write_seed
     from .extract import article_from_html, page_text
-    from .fetch import Fetcher, FetchError, FetchSettings
+    from .fetch import Fetcher, FetchError
+    from .harvest import settings_for
 
     config = _load(config_path)
-    settings = FetchSettings(allow_private=allow_private or config.fetch.allow_private)
+    settings = replace(
+        settings_for(config), allow_private=allow_private or config.fetch.allow_private
+    )
     try:
         with Fetcher(settings) as fetcher:
             result = fetcher.fetch(url)
@@ -242,12 +249,17 @@ def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
 def run_cmd(config_path: Path | None, serve_: bool, host: str, port: int) -> None:
     """Publish on the [schedule] cron, and whenever a seed changes (until SIGTERM)."""
     from .config import find_config
-    from .daemon import run_daemon
+    from .daemon import ServeError, run_daemon
 
     _load(config_path)  # a bad config is exit 2 before anything starts
     if not ctx_quiet() and log.level > logging.INFO:
         log.setLevel(logging.INFO)  # a daemon says what it does, one line a run
-    sys.exit(run_daemon(find_config(config_path), (host, port) if serve_ else None))
+    try:
+        code = run_daemon(find_config(config_path), (host, port) if serve_ else None)
+    except ServeError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_USAGE)
+    sys.exit(code)
 
 
 @cli.command("serve")
@@ -278,8 +290,12 @@ def status_cmd(config_path: Path | None) -> None:
     from .status import status_lines
 
     config = _load(config_path)
-    for line in status_lines(config):
-        click.echo(line)
+    try:
+        for line in status_lines(config):
+            click.echo(line)
+    except StoreError as exc:
+        err.print(f"error: state store: {exc}", markup=False)
+        sys.exit(EXIT_FAILURE)
 
 
 def ctx_quiet() -> bool:

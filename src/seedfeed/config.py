@@ -239,7 +239,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         "concurrency",
         "per_host",
     ):
-        if getattr(fetch, key) <= 0:
+        if not getattr(fetch, key) > 0:  # "not >" refuses nan too
             raise ConfigError(f"{where}: fetch.{key} must be positive")
 
     title = site["title"]

@@ -23,7 +23,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Config, ConfigError, load_config
-from .publish import PublishError, publish
+from .publish import LockTimeout, PublishError, publish
 from .schedule import cron_trigger, zone
 from .seeds import SEED_SUFFIXES
 from .store import Store
@@ -32,6 +32,18 @@ log = logging.getLogger("seedfeed")
 
 DEBOUNCE_SECONDS = 0.5  # a burst of file events (an editor's save) gives one publish
 TICK_SECONDS = 60  # how often sources with their own schedule are checked for being due
+# One-off jobs (a seed changed, SIGHUP, start-up) wait behind a running publish on the one
+# worker instead of being dropped as "missed" or as a second instance of their id.
+ONE_OFF: dict[str, Any] = {
+    "misfire_grace_time": None,
+    "coalesce": True,
+    "max_instances": 2,
+    "replace_existing": True,
+}
+
+
+class ServeError(Exception):
+    """``--serve`` cannot listen where it was asked to."""
 
 
 class Daemon:
@@ -58,7 +70,7 @@ class Daemon:
         started = time.monotonic()
         try:
             report = publish(self.config, lock_timeout=600)
-        except PublishError as exc:
+        except (PublishError, LockTimeout) as exc:
             self.failures += 1
             log.error("publish (%s) failed: %s", reason, exc)
             return
@@ -84,11 +96,8 @@ class Daemon:
             return
         now = time.time()
         with Store(self.config.state_dir) as store:
-            due = any(
-                store.fetch_state(source.key(url), url).next_fetch <= now
-                for source in sources
-                for url in source.urls
-            )
+            states = [store.fetch_state(s.key(url), url) for s in sources for url in s.urls]
+            due = any(not state.disabled and state.next_fetch <= now for state in states)
         if due:
             self.publish_job("a source is due")
 
@@ -131,11 +140,11 @@ class Daemon:
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit code."""
+        server = self._start_server()  # first: a port in use is an error before anything runs
         self._schedule_jobs()
         # a first publish at start, so a restarted daemon is current at once
-        self.scheduler.add_job(self.publish_job, args=["start"], id="start")
+        self.scheduler.add_job(self.publish_job, args=["start"], id="start", **ONE_OFF)
         self._start_watching()
-        server = self._start_server()
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
@@ -165,20 +174,28 @@ class Daemon:
 
     def _on_reload(self, _signum: int, _frame: FrameType | None) -> None:
         # The reload runs as a job: on the one worker, never in the middle of a publish.
-        self.scheduler.add_job(self.reload, id="reload", replace_existing=True)
+        self.scheduler.add_job(self.reload, id="reload", **ONE_OFF)
 
     def _start_server(self) -> threading.Thread | None:
         if self.serve_address is None:
             return None
-        from .serve import serve
+        from .serve import make_server
 
+        # Bound here, in the main thread: a port in use stops `seedfeed run` at once.
         host, port = self.serve_address
-        thread = threading.Thread(
-            target=serve,
-            args=(self.config.feeds_dir, host, port, self._stop_serving),
-            name="seedfeed-serve",
-            daemon=True,
-        )
+        try:
+            server = make_server(self.config.feeds_dir, host, port)
+        except OSError as exc:
+            raise ServeError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+        def serve_until_stopped() -> None:
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            self._stop_serving.wait()
+            server.shutdown()
+            server.server_close()
+
+        thread = threading.Thread(target=serve_until_stopped, name="seedfeed-serve", daemon=True)
         thread.start()
         return thread
 
@@ -195,6 +212,10 @@ class Daemon:
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type in ("opened", "closed_no_write"):
+                    return
+                if event.is_directory:  # a folder of seeds moved, added or deleted
+                    if event.event_type in ("created", "deleted", "moved"):
+                        changed()
                     return
                 paths = [event.src_path, getattr(event, "dest_path", "")]
                 if any(_is_seed_path(str(p)) for p in paths if p):
@@ -221,9 +242,7 @@ class Daemon:
 
     def _publish_soon(self) -> None:
         try:
-            self.scheduler.add_job(
-                self.publish_job, args=["seeds changed"], id="watch", replace_existing=True
-            )
+            self.scheduler.add_job(self.publish_job, args=["seeds changed"], id="watch", **ONE_OFF)
         except Exception:  # the scheduler is shutting down
             log.debug("seed change after shutdown ignored", exc_info=True)
 

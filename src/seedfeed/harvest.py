@@ -115,7 +115,11 @@ def refresh_sources(
                 for link in _read_document(source, outcome, store, run, now):
                     pages.setdefault((source.name, link), (source, state))
             except SourceError as exc:
-                warn(outcome.final_url, str(exc))
+                # A failure like any other: it backs off, shows in `status`, and the
+                # validators go, or the next run's 304 would hide the problem.
+                state.etag = state.last_modified = None
+                _failed(store, state, FetchError(outcome.final_url, str(exc)), now, warn)
+                run.failed += 1
         page_jobs = [
             ((source, state, url), url, None) for (_, url), (source, state) in pages.items()
         ]

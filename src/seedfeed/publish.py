@@ -57,6 +57,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("seedfeed")
 
 
+class LockTimeout(Exception):
+    """Another publish held the project's lock for longer than we would wait."""
+
+
 class PublishError(Exception):
     """The run cannot go on (seeds folder missing, another run holds the lock, ...)."""
 
@@ -94,15 +98,19 @@ def publish_lock(state_dir: Path, timeout: float = 60.0) -> Iterator[None]:
     state_dir.mkdir(parents=True, exist_ok=True)
     with open(state_dir / "publish.lock", "a") as handle:
         deadline = time.monotonic() + timeout
+        waiting = False
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise PublishError(
+                    raise LockTimeout(
                         f"{state_dir}: another publish is still running after {timeout:.0f} s"
                     ) from None
+                if not waiting:
+                    log.info("waiting for the publish that is running to finish")
+                    waiting = True
                 time.sleep(0.05)
         try:
             yield
@@ -110,7 +118,7 @@ def publish_lock(state_dir: Path, timeout: float = 60.0) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 60.0) -> Report:
+def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 600.0) -> Report:
     """Run the pipeline once for ``config``. With ``dry_run`` nothing is written."""
     started = time.perf_counter()
     if not config.seeds_dir.is_dir():
@@ -374,6 +382,9 @@ def _refresh(task: _Task) -> _Outcome:
     outcome.parsed = True
     entry_hash = content_hash(entry)
     published = int(entry.published.timestamp())
+    if record is not None and published == first_seen:
+        # No date of its own: keep the one it has (first sight, or its page's via enrich).
+        published = record.published
     if record is None:
         updated = int(entry.updated.timestamp())
     elif record.entry_hash != entry_hash:
@@ -421,10 +432,11 @@ class _FeedBuilder:
     def newest(self, spec: FeedSpec) -> list[Entry]:
         """The newest ``spec.max_entries`` entries of ``spec``, merged by date, one per id
         (a seed wins over the same article from the web)."""
+        include = _matcher(spec)
         web = (
             _web_entry(w)
             for w in self.store.newest_web(spec.name)
-            if not self.store.seed_has_id(w.id)
+            if not (include and any(map(include, self.store.seed_paths_with_id(w.id))))
         )
         entries: list[Entry] = []
         seen: set[str] = set()
@@ -438,16 +450,10 @@ class _FeedBuilder:
 
     def _seed_entries(self, spec: FeedSpec) -> Iterator[Entry]:
         """The seed entries ``spec`` includes, newest first, read back lazily."""
-        if not spec.include:
+        include = _matcher(spec)
+        if include is None:
             return
-        include: Callable[[str], bool] | None = None
-        if spec.include != ("*",):
-            patterns = spec.include
-
-            def include(path: str) -> bool:
-                return any(fnmatchcase(path, pattern) for pattern in patterns)
-
-        for record in self.store.newest(include):
+        for record in self.store.newest(None if spec.include == ("*",) else include):
             if record.path not in self._read:
                 self._read[record.path] = self._materialize(record)
             if (entry := self._read[record.path]) is not None:
@@ -476,6 +482,14 @@ class _FeedBuilder:
 
             entry = enrich_entry(entry, *found)
         return entry
+
+
+def _matcher(spec: FeedSpec) -> Callable[[str], bool] | None:
+    """Whether a seed path belongs to ``spec``; None for a feed that takes no seeds."""
+    if not spec.include:
+        return None
+    patterns = spec.include
+    return lambda path: any(fnmatchcase(path, pattern) for pattern in patterns)
 
 
 def _newest_first(entry: Entry) -> tuple[float, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .config import CONFIG_NAME
@@ -73,5 +74,5 @@ def scaffold(directory: Path, *, title: str, base_url: str) -> list[Path]:
 
 
 def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    # JSON string escapes (\n, \", \uXXXX) are valid TOML basic-string escapes.
+    return json.dumps(value)

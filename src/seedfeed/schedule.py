@@ -60,6 +60,11 @@ def cron_trigger(expression: str, timezone: str = "UTC", jitter: int | None = No
     if len(fields) != 5:
         raise ScheduleError(f"a cron expression has 5 fields, not {len(fields)}: {expression!r}")
     minute, hour, day, month, day_of_week = fields
+    if day != "*" and day_of_week != "*":
+        # crontab runs when either matches; APScheduler only when both do
+        raise ScheduleError(
+            f"{expression!r}: give a day of the month or a day of the week, not both"
+        )
     try:
         return CronTrigger(
             minute=minute,

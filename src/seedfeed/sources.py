@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from .config import FEED_NAME_RE
 from .dates import parse_date
 from .model import Article
+from .normalize import clean_text
 
 KINDS = ("article", "listing", "feed")
 DEFAULT_ITEMS = "article a[href], h2 a[href], h3 a[href]"
-FEED_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class SourceError(Exception):
@@ -135,8 +136,8 @@ def source_from_dict(raw: dict[str, Any], path: Path) -> Source:
         full_text=raw.get("full_text", False),
         feeds=tuple(dict.fromkeys(feeds)),
         schedule=schedule,
-        title=raw.get("title", "").strip(),
-        author=raw.get("author", "").strip(),
+        title=clean_text(raw.get("title", "")),
+        author=clean_text(raw.get("author", "")),
         enabled=raw.get("enabled", True),
     )
 

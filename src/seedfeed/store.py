@@ -298,15 +298,15 @@ class Store:
 
     def forget_sources_except(self, names: Iterable[str]) -> int:
         """Drop the entries and fetch state of sources whose files are gone."""
-        keep = list(names)
+        keep = set(names)
         marks = ", ".join("?" * len(keep))
         removed = self._db.execute(
-            f"DELETE FROM web_entries WHERE source NOT IN ({marks})", keep
+            f"DELETE FROM web_entries WHERE source NOT IN ({marks})", list(keep)
         ).rowcount
-        self._db.execute(
-            f"DELETE FROM fetch_state WHERE substr(key, 1, instr(key, ' ') - 1) NOT IN ({marks})",
-            keep,
-        )
+        # A key is "<name> <url>"; a name may hold spaces, a URL never does.
+        keys = [row[0] for row in self._db.execute("SELECT key FROM fetch_state")]
+        gone = [(key,) for key in keys if key.rsplit(" ", 1)[0] not in keep]
+        self._db.executemany("DELETE FROM fetch_state WHERE key = ?", gone)
         return removed
 
     def prune_web(self, source: str, keep: int) -> int:
@@ -327,12 +327,10 @@ class Store:
         for row in self._db.execute(query, (f" {feed} ",)):
             yield WebEntry(*row)
 
-    def seed_has_id(self, entry_id: str) -> bool:
-        """True when a publishable seed gives ``entry_id`` (the seed wins over the web)."""
-        row = self._db.execute(
-            "SELECT 1 FROM seeds WHERE entry_id = ? AND ok = 1 LIMIT 1", (entry_id,)
-        ).fetchone()
-        return row is not None
+    def seed_paths_with_id(self, entry_id: str) -> list[str]:
+        """The publishable seeds that give ``entry_id`` (a seed wins over the web)."""
+        rows = self._db.execute("SELECT path FROM seeds WHERE entry_id = ? AND ok = 1", (entry_id,))
+        return [row[0] for row in rows]
 
     # --- seed enrichment ----------------------------------------------------------------
 
