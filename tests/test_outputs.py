@@ -160,7 +160,7 @@ def test_json_item_without_body_has_content_text() -> None:
         summary="Only a summary.",
     )
     meta = FeedMeta("all", "T", BASE_URL, "Me")
-    feed = json.loads(render_json_feed(meta, [entry], datetime(2020, 1, 1, tzinfo=UTC)))
+    feed = json.loads(render_json_feed(meta, [entry]))
     _check_json_feed(feed)
     assert feed["items"][0]["content_text"] == "Only a summary."
     assert "url" not in feed["items"][0]

@@ -200,7 +200,7 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
             hub=config.websub_hub,
         )
         outputs.update(render_feeds(meta, entries, fallback))
-        outputs[spec.name + JSON_SUFFIX] = render_json_feed(meta, entries, fallback)
+        outputs[spec.name + JSON_SUFFIX] = render_json_feed(meta, entries)
         newest = max((entry.updated for entry in entries), default=None)
         summaries.append(FeedSummary(meta, len(entries), newest))
     outputs[INDEX_NAME] = render_index(

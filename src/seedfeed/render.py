@@ -144,12 +144,11 @@ def render_feeds(
     return outputs
 
 
-def render_json_feed(meta: FeedMeta, entries: Sequence[Entry], fallback_updated: datetime) -> bytes:
+def render_json_feed(meta: FeedMeta, entries: Sequence[Entry]) -> bytes:
     """Render ``entries`` (already sorted, newest first) as JSON Feed 1.1.
 
     Ids and dates are the Atom feed's, so a reader that follows both sees one entry.
-    ``fallback_updated`` is taken for symmetry with ``render_feeds`` and unused: JSON Feed
-    has no feed-level date. Keys come in a fixed order: same entries, same bytes.
+    Keys come in a fixed order: same entries, same bytes.
     """
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
