@@ -4,8 +4,13 @@ tags, and the main content as (untrusted) HTML for normalize to sanitize.
 The main text comes from readability-lxml, chosen by measurement (``bench/bench_extract.py``:
 best F1 of the candidates, the fastest, the lightest to import), run on the page after the
 chrome that markup itself declares (``<nav>``, ``<aside>``, ARIA landmarks, cookie
-banners) is cut. When it finds nothing, a small bs4 heuristic takes over. Nothing here
-raises on bad input: a page that cannot be read gives an ``Article`` without content.
+banners) is cut. When it finds nothing, a small heuristic takes over. Nothing here raises
+on bad input: a page that cannot be read gives an ``Article`` without content.
+
+The page is parsed once, with lxml: the metadata is read from that tree, then the chrome is
+cut from it and readability is handed the tree itself (it copies it instead of parsing a
+serialization). Parsing was the cost to save: BeautifulSoup, for the metadata alone, took
+1.5 ms of a 10 KB page's 4; lxml parses it in 0.08.
 
 Known limits: a byline, share bar or "Advertisement" label inside the article container
 stays; a list made only of links (a link blog's weekly roundup) is often dropped by
@@ -16,12 +21,11 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
+from html import escape
 from typing import Any
 from urllib.parse import urljoin
 
 import lxml.html
-from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
 from lxml import etree
 
 from .dates import parse_date
@@ -29,6 +33,8 @@ from .model import Article
 
 _ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "reportagenewsarticle", "webpage"}
 _DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
+# What BeautifulSoup's get_text skipped, and so what a title or heading's text leaves out.
+_NOT_TEXT = frozenset({"script", "style", "template"})
 
 # Cut before the extractor runs: code, embeds, controls and the chrome that markup declares
 # as such. ``form`` is absent on purpose: ASP.NET sites wrap the whole page in one.
@@ -51,6 +57,14 @@ _SMALL_CHARS = 1000
 # lxml refuses these characters in a str ("All strings must be XML compatible").
 _UNPARSABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _UTF8 = lxml.html.HTMLParser(encoding="utf-8")
+# lxml stops parsing at depth 256 and drops the rest of the page (unclosed inline tags nest
+# that deep); BeautifulSoup, which read the metadata before, went on. With huge_tree the
+# limit is 2048 (the fetcher caps bodies at max_bytes). The main text is extracted as it
+# always was, from the page cut at depth 256: readability's work grows with the square of
+# the depth, to seconds a page beyond it.
+_DEEP_UTF8 = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
+_MAX_DEPTH = 256
+_TOO_DEEP = etree.XPath("boolean(" + "/*" * (_MAX_DEPTH + 1) + ")")  # an element below it
 # A container is a block of links when 3 links or more hold most of its text (and it is
 # not most of the page's text).
 _LINK_BLOCKS = ("div", "section", "table", "td", "th", "ul", "ol", "p")
@@ -70,11 +84,14 @@ def article_from_html(html: str, origin: str, url: str = "") -> Article:
     ``origin`` and a warning, and one without main text gives empty ``content_html``.
     """
     try:
-        soup = _soup(html)
-        article = _metadata(soup, origin, url)
+        root = _parse(html, _DEEP_UTF8)
+        # An empty page still gets its link (the url) and a warning-free Article.
+        article = _metadata(lxml.html.Element("html") if root is None else root, origin, url)
+        if root is not None and _TOO_DEEP(root):
+            root = _parse(html)  # rare: cut at depth 256 for readability, see _DEEP_UTF8
     except Exception as exc:  # a parser's failure must not end a whole publish run
         return Article(origin=origin, warnings=[f"page not parsed: {type(exc).__name__}"])
-    article.content_html = _content_html(html, url, soup)
+    article.content_html = _content_html(html, url, root)
     return article
 
 
@@ -85,26 +102,33 @@ def page_text(html: str, url: str = "") -> str:
     returns ``""`` when the page has no main text.
     """
     try:
-        return _plain_text(_content_html(html, url))
+        return _plain_text(_content_html(html, url, _parse(html)))
     except Exception:  # same promise as article_from_html: bad input, no text
         return ""
 
 
-def _soup(html: str) -> BeautifulSoup:
-    with warnings.catch_warnings():  # XHTML pages are HTML too: no need to warn the user
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        return BeautifulSoup(_UNPARSABLE.sub("", html), "lxml")
+def _parse(html: str, parser: etree.HTMLParser = _UTF8) -> lxml.html.HtmlElement | None:
+    """The page as an lxml tree; ``None`` when it holds no markup or text at all."""
+    text = _UNPARSABLE.sub("", html)
+    if not text.strip():
+        return None
+    try:
+        # Bytes with an explicit encoding: lxml refuses a str that declares its encoding,
+        # and a page already decoded must not be decoded again by its <meta charset>.
+        return lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
+    except (etree.ParserError, ValueError):  # "Document is empty": only comments, say
+        return None
 
 
-def _metadata(soup: BeautifulSoup, origin: str, url: str) -> Article:
-    ld = _json_ld(soup)
-    metas = _meta_index(soup)
+def _metadata(root: lxml.html.HtmlElement, origin: str, url: str) -> Article:
+    ld = _json_ld(root)
+    metas = _meta_index(root)
     article = Article(origin=origin)
     article.title = (
         _meta(metas, "og:title")
         or _text(ld.get("headline"))
-        or (soup.title.get_text(" ", strip=True) if soup.title else "")
-        or _first_text(soup, "h1")
+        or _first_text(root, "title")
+        or _first_text(root, "h1")
     )
     article.authors = _ld_authors(ld.get("author")) or _split(
         _meta(metas, "author") or _meta(metas, "article:author") or _meta(metas, "dc.creator")
@@ -114,17 +138,12 @@ def _metadata(soup: BeautifulSoup, origin: str, url: str) -> Article:
         or _meta(metas, "article:published_time")
         or _meta(metas, "date")
         or _meta(metas, "dc.date")
-        or _time_datetime(soup)
+        or _time_datetime(root)
     )
     article.updated = parse_date(
         _text(ld.get("dateModified")) or _meta(metas, "article:modified_time")
     )
-    canonical = soup.find("link", rel="canonical", href=True)
-    link = (
-        (str(canonical["href"]) if isinstance(canonical, Tag) else "")
-        or _meta(metas, "og:url")
-        or _text(ld.get("url"))
-    )
+    link = _canonical(root) or _meta(metas, "og:url") or _text(ld.get("url"))
     article.link = urljoin(url, link.strip()) if url and link else link or url
     image = _meta(metas, "og:image") or _meta(metas, "twitter:image") or _ld_image(ld.get("image"))
     article.image = urljoin(url, image.strip()) if url and image else image
@@ -142,19 +161,18 @@ def _ld_image(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _meta_index(soup: BeautifulSoup) -> dict[str, str]:
+def _meta_index(root: lxml.html.HtmlElement) -> dict[str, str]:
     """The content of every meta tag under ``property:X`` and ``name:x`` keys, first wins.
 
     Built in one pass: a dozen searches of a huge page, one per name, is what costs.
     """
     index: dict[str, str] = {}
-    for tag in soup.find_all("meta"):
-        content = tag.get("content")
-        content = content.strip() if isinstance(content, str) else ""
+    for tag in root.iter("meta"):
+        content = (tag.get("content") or "").strip()
         prop, name = tag.get("property"), tag.get("name")
-        if isinstance(prop, str):
+        if prop is not None:
             index.setdefault(f"property:{prop}", content)
-        if isinstance(name, str):
+        if name is not None:
             index.setdefault(f"name:{name.lower()}", content)
     return index
 
@@ -171,25 +189,55 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _first_text(soup: BeautifulSoup, name: str) -> str:
-    tag = soup.find(name)
-    return tag.get_text(" ", strip=True) if isinstance(tag, Tag) else ""
+def _first_text(root: lxml.html.HtmlElement, tag: str) -> str:
+    """The text of the first ``tag`` element, its runs stripped and joined by a space."""
+    element = next(root.iter(tag), None)
+    # Inside a <template> it is not shown, and BeautifulSoup (which this replaced) gave "".
+    if element is None or next(element.iterancestors("template"), None) is not None:
+        return ""
+    runs: list[str] = []
+    # Iterative, not recursive: a heading can hold thousands of nested inline tags. A
+    # string on the stack is a tail, due once its element's subtree is done.
+    stack: list[Any] = [element]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            runs.append(node)
+            continue
+        if node is not element and node.tail:
+            stack.append(node.tail)
+        # Comments have a function as tag: their tails are text, their contents are not.
+        if isinstance(node.tag, str) and node.tag not in _NOT_TEXT:
+            if node.text:
+                runs.append(node.text)
+            stack.extend(reversed(node))
+    return " ".join(run.strip() for run in runs if run.strip())
 
 
-def _time_datetime(soup: BeautifulSoup) -> str:
-    tag = soup.find("time", datetime=True)
-    return str(tag["datetime"]) if isinstance(tag, Tag) else ""
+def _canonical(root: lxml.html.HtmlElement) -> str:
+    """The first ``<link rel="canonical">``'s href (``rel`` is a list of words)."""
+    for tag in root.iter("link"):
+        href = tag.get("href")
+        if href is not None and "canonical" in (tag.get("rel") or "").split():
+            return href
+    return ""
+
+
+def _time_datetime(root: lxml.html.HtmlElement) -> str:
+    return next((d for tag in root.iter("time") if (d := tag.get("datetime")) is not None), "")
 
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.replace(" and ", ",").split(",") if v.strip()]
 
 
-def _json_ld(soup: BeautifulSoup) -> dict[str, Any]:
+def _json_ld(root: lxml.html.HtmlElement) -> dict[str, Any]:
     """The first JSON-LD object describing an article, or ``{}``."""
-    for script in soup.find_all("script", type="application/ld+json"):
+    for script in root.iter("script"):
+        if script.get("type") != "application/ld+json":
+            continue
         try:
-            data = json.loads(script.string or "")
+            data = json.loads(script.text or "")
         except (ValueError, RecursionError):
             continue
         for item in _ld_items(data):
@@ -219,45 +267,55 @@ def _ld_authors(value: Any) -> list[str]:
     return names
 
 
-def _content_html(html: str, url: str, soup: BeautifulSoup | None = None) -> str:
-    """The main content as HTML: the extractor's, else the heuristic's, else ``""``."""
+def _content_html(html: str, url: str, root: lxml.html.HtmlElement | None) -> str:
+    """The main content as HTML: the extractor's, else the heuristic's, else ``""``.
+
+    ``root`` is ``html`` parsed (``None`` if unparsable); it is cut and changed here.
+    """
+    if root is None:
+        return ""
     try:
-        found = _extracted_html(html, url)
+        found = _extracted_html(root, url)
         if not found:
-            if soup is None:
-                soup = _soup(html)
-            found = _tidy(_heuristic_html(soup), url)
+            # The tree has lost its chrome and readability's hidden elements by now: the
+            # heuristic reads the page as it came, as it always did. A rare path.
+            found = _tidy(_heuristic_html(html), url)
         return found
     except Exception:  # an unforeseen parser failure costs the body, not the run
         return ""
 
 
-def _extracted_html(html: str, url: str) -> str:
+def _extracted_html(root: lxml.html.HtmlElement, url: str) -> str:
     """readability-lxml's main content of the page, its chrome cut first; ``""`` if none."""
-    page = _strip_chrome(html)
-    if not page:
-        return ""
+    _cut_chrome(root)
     from readability import Document  # lazily: seed-only runs never need it
 
     try:
+        # The tree, not a serialization: readability deep-copies a tree it is given
+        # (dropping only [hidden] elements from the original) where it would parse a
+        # string, on each of its passes.
         # No url: readability would resolve the empty hrefs its cleaner leaves in place
         # of javascript: links to the page itself; _tidy resolves after dropping them.
-        fragment = Document(page).summary(html_partial=True)
+        fragment = Document(root).summary(html_partial=True)
     except Exception:  # readability wraps every failure in its Unparseable
         return ""
     return _tidy(fragment, url)
 
 
 def _strip_chrome(html: str) -> str:
-    """``html`` without code and declared chrome, re-serialized; ``""`` if unparsable."""
-    text = _UNPARSABLE.sub("", html)
-    if not text.strip():
+    """``html`` without code and declared chrome, re-serialized; ``""`` if unparsable.
+
+    For ``bench/bench_extract.py``, which hands the result to other extractors.
+    """
+    root = _parse(html)
+    if root is None:
         return ""
-    try:
-        # Bytes with an explicit encoding: lxml refuses a str that declares its encoding.
-        root = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=_UTF8)
-    except (etree.ParserError, ValueError):
-        return ""
+    _cut_chrome(root)
+    return lxml.html.tostring(root, encoding="unicode")
+
+
+def _cut_chrome(root: lxml.html.HtmlElement) -> None:
+    """Drop code and declared chrome from the page ``root``, in place."""
     page_chars = len(root.text_content())
     doomed = [
         element
@@ -267,7 +325,6 @@ def _strip_chrome(html: str) -> str:
     ]
     for element in doomed:
         element.drop_tree()
-    return lxml.html.tostring(root, encoding="unicode")
 
 
 def _is_chrome(element: lxml.html.HtmlElement) -> bool:
@@ -368,12 +425,22 @@ def _fold(text: str | None) -> str | None:
     return re.sub(r"\s+", " ", text) if text else text
 
 
-def _heuristic_html(soup: BeautifulSoup) -> str:
-    """The first ``<article>`` or ``<main>`` (else the body) without the obvious chrome."""
-    root = soup.find("article") or soup.find("main") or soup.body or soup
-    for tag in root.find_all(_DROP):
-        tag.decompose()
-    heading = root.find("h1")
-    if isinstance(heading, Tag):  # the title is shown by the reader already
-        heading.decompose()
-    return root.decode_contents() if isinstance(root, Tag) else str(root)
+def _heuristic_html(html: str) -> str:
+    """The inside of the page's first ``<article>`` or ``<main>`` (else of its body) without
+    the obvious chrome."""
+    root = _parse(str(html))  # str(): bench_extract.py hands in a BeautifulSoup
+    if root is None:
+        return ""
+    block = root
+    for tag in ("article", "main", "body"):  # the first <article>, even after a <main>
+        found = root.find(f".//{tag}")
+        if found is not None:
+            block = found
+            break
+    for element in [e for e in block.iter(*_DROP) if e is not block]:
+        element.drop_tree()
+    heading = block.find(".//h1")
+    if heading is not None:  # the title is shown by the reader already
+        heading.drop_tree()
+    inner = escape(block.text or "", quote=False)
+    return inner + "".join(lxml.html.tostring(child, encoding="unicode") for child in block)

@@ -255,7 +255,7 @@ def _read_document(
 
 
 def _page_article(result: FetchResult) -> Article:
-    from .extract import article_from_html  # lazily: bs4 and the extractor are heavy
+    from .extract import article_from_html  # lazily: the extractor is heavy to import
 
     return article_from_html(result.text, origin=result.final_url, url=result.final_url)
 

@@ -173,7 +173,7 @@ def parse_seed_text(text: str, origin: str) -> Article:
     if suffix in MARKDOWN_SUFFIXES:
         return parse_markdown(text, origin)
     if suffix in HTML_SUFFIXES:
-        from .extract import article_from_html  # lazily: bs4 costs 90 ms to import
+        from .extract import article_from_html  # lazily: seed-only runs never need it
 
         article = article_from_html(text, origin=origin)
         if not (article.title or article.content_html.strip()):
