@@ -167,7 +167,9 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
         from . import harvest  # lazily: requests and the extractor only when there is work
 
         report.sources = harvest.refresh_sources(config, store, sources, report.warn)
-    # A feed that only sources name gets its title from the first of them that has one.
+    # A feed that only sources name gets its title from the first of them that has one;
+    # a disabled source makes no feed of its own.
+    sources = [source for source in sources if source.enabled]
     titles: dict[str, str] = {}
     for source in sources:
         for name in source.feeds:
