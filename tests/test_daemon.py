@@ -184,3 +184,17 @@ def test_tick_ignores_disabled_sources(project: Path, monkeypatch: pytest.Monkey
     calls.clear()
     daemon.tick()
     assert calls == []  # gone for good (410): no publish every minute
+
+
+def test_nothing_queued_runs_after_sigterm(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import seedfeed.daemon
+    from seedfeed.daemon import Daemon as SeedfeedDaemon
+
+    daemon = SeedfeedDaemon(project)
+    published: list[object] = []
+    monkeypatch.setattr(seedfeed.daemon, "publish", lambda *a, **k: published.append(a))
+    daemon._on_stop(signal.SIGTERM, None)
+    daemon._on_stop(signal.SIGINT, None)  # a second signal while stopping: no error
+    daemon.publish_job("seeds changed")  # was queued behind the running publish
+    daemon.reload()
+    assert published == []

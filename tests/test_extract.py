@@ -392,3 +392,16 @@ def test_never_raises_on_arbitrary_text(text: str) -> None:
     assert isinstance(a, Article)
     assert isinstance(a.content_html, str)
     assert isinstance(page_text(text), str)
+
+
+def test_metadata_after_deep_nesting_is_read() -> None:
+    # lxml stops at depth 256 unless told otherwise; the date comes after the deep part
+    html = "<html><body>" + "<b>" * 300 + "x" + "</b>" * 300
+    html += '<time datetime="2024-05-06">May 6</time><p>Text of the page.</p></body></html>'
+    article = article_from_html(html, origin="deep")
+    assert article.published is not None and article.published.date().isoformat() == "2024-05-06"
+
+
+def test_page_text_decodes_what_it_is_given() -> None:
+    html = "<html><body><article><p>" + "Un café au coin de la rue, tous les matins. " * 8
+    assert "café" in page_text(html + "</p></article></body></html>")

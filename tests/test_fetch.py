@@ -789,7 +789,9 @@ def test_close_cancels_a_fetch_in_another_thread(server: _Server) -> None:
 
     thread = threading.Thread(target=run)
     thread.start()
+    deadline = time.monotonic() + 10
     while not server.seen:
+        assert time.monotonic() < deadline, "the fetch never reached the server"
         time.sleep(0.01)
     fetcher.close()
     thread.join(1)

@@ -258,14 +258,18 @@ def test_private_addresses_refused_by_default(tmp_path: Path, httpserver: HTTPSe
 
 @pytest.mark.parametrize("kind", ["article", "listing"])
 def test_page_without_title_or_text(tmp_path: Path, httpserver: HTTPServer, kind: str) -> None:
-    httpserver.expect_request("/empty").respond_with_data(
-        "<html><body></body></html>", content_type="text/html"
-    )
-    config = project(
-        tmp_path, {"e.toml": f'url = "{httpserver.url_for("/empty")}"\nkind = "{kind}"\n'}
-    )
-    report = run_publish(config)  # never raises; nothing to publish from it
-    assert report.skipped == []
+    empty = "<html><body></body></html>"
+    httpserver.expect_request("/empty").respond_with_data(empty, content_type="text/html")
+    httpserver.expect_request("/nothing").respond_with_data(empty, content_type="text/html")
+    listing = '<article><h2><a href="/nothing">Nothing</a></h2></article>'
+    httpserver.expect_request("/list").respond_with_data(listing, content_type="text/html")
+    url = httpserver.url_for("/empty" if kind == "article" else "/list")
+    config = project(tmp_path, {"e.toml": f'url = "{url}"\nkind = "{kind}"\n'})
+    report = run_publish(config)  # never raises; one warning; nothing to publish
+    assert atom_entries(tmp_path / "feeds" / "all.atom.xml") == []
+    [(origin, message)] = report.warnings
+    assert "no title and no text" in message
+    assert origin == (url if kind == "article" else httpserver.url_for("/nothing"))
 
 
 def test_enrich_seeds_fills_what_the_seed_lacks(tmp_path: Path, httpserver: HTTPServer) -> None:

@@ -10,6 +10,7 @@ exit 0; SIGHUP reloads the configuration, keeping the old one when the new one i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -19,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -26,9 +28,12 @@ from .config import Config, ConfigError, load_config
 from .publish import LockTimeout, PublishError, publish
 from .schedule import cron_trigger, zone
 from .seeds import SEED_SUFFIXES
-from .store import Store
+from .store import Store, StoreError
 
 log = logging.getLogger("seedfeed")
+# APScheduler's own notices ("skipped: maximum number of running instances") are about
+# queued one-off jobs that run anyway; errors still show.
+logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 DEBOUNCE_SECONDS = 0.5  # a burst of file events (an editor's save) gives one publish
 TICK_SECONDS = 60  # how often sources with their own schedule are checked for being due
@@ -62,11 +67,14 @@ class Daemon:
         self._watcher: Any = None
         self._debounce: threading.Timer | None = None
         self._stop_serving = threading.Event()
+        self._stopping = False
 
     # --- jobs -----------------------------------------------------------------------
 
     def publish_job(self, reason: str) -> None:
         """One publish; a failure is logged and the daemon keeps going."""
+        if self._stopping:  # queued before SIGTERM: not run, the daemon is stopping
+            return
         started = time.monotonic()
         try:
             report = publish(self.config, lock_timeout=600)
@@ -92,23 +100,34 @@ class Daemon:
     def tick(self) -> None:
         """Publish when a source with its own schedule has become due."""
         sources = [s for s in _enabled_sources(self.config) if s.schedule]
-        if not sources:
+        if not sources or self._stopping:
             return
         now = time.time()
-        with Store(self.config.state_dir) as store:
-            states = [store.fetch_state(s.key(url), url) for s in sources for url in s.urls]
-            due = any(not state.disabled and state.next_fetch <= now for state in states)
+        try:
+            with Store(self.config.state_dir) as store:
+                states = [store.fetch_state(s.key(url), url) for s in sources for url in s.urls]
+        except StoreError as exc:
+            log.error("checking due sources failed: %s", exc)
+            return
+        due = any(not state.disabled and state.next_fetch <= now for state in states)
         if due:
             self.publish_job("a source is due")
 
     def reload(self) -> None:
         """Read the configuration again; a bad one is refused and the old one kept."""
+        if self._stopping:
+            return
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:
             log.error("reload refused, the previous configuration stays: %s", exc)
             return
         old = self.config
+        if self.serve_address is not None and config.feeds_dir != old.feeds_dir:
+            log.warning(
+                "paths.feeds changed: --serve keeps serving %s until the daemon restarts",
+                old.feeds_dir,
+            )
         self.config = config
         self._schedule_jobs()
         if config.seeds_dir != old.seeds_dir or config.schedule.watch != old.schedule.watch:
@@ -167,10 +186,14 @@ class Daemon:
         return 0
 
     def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        if self._stopping:  # a second Ctrl-C: already stopping
+            return
+        self._stopping = True
         log.info("%s: stopping after the running publish", signal.Signals(signum).name)
         if self._debounce is not None:
             self._debounce.cancel()
-        self.scheduler.shutdown(wait=False)
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
 
     def _on_reload(self, _signum: int, _frame: FrameType | None) -> None:
         # The reload runs as a job: on the one worker, never in the middle of a publish.

@@ -133,8 +133,12 @@ def refresh_sources(
                 store.put_fetch_state(state)
                 continue
             run.pages += 1
+            article = _page_article(outcome)
+            if not (article.title or article.content_html.strip()):
+                warn(url, "page with no title and no text; not published")
+                continue
             # Kept under the link as announced: a redirect must not make it look new.
-            _save(source, _page_article(outcome), url, store, run, now)
+            _save(source, article, url, store, run, now)
     finally:
         if own:
             fetcher.close()
@@ -239,7 +243,10 @@ def _read_document(
 ) -> list[str]:
     """Handle one fetched source document; return the article pages it announces."""
     if source.kind == "article":
-        _save(source, _page_article(result), result.final_url, store, run, now)
+        article = _page_article(result)
+        if not (article.title or article.content_html.strip()):
+            raise SourceError("page with no title and no text")
+        _save(source, article, result.final_url, store, run, now)
         return []
     if source.kind == "listing":
         if "html" not in result.content_type and "xml" not in result.content_type:
