@@ -51,16 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-from bench_extract import (  # one vocabulary
-    CLAUSES,
-    FIRST,
-    LAST,
-    NOUNS,
-    OBJECTS,
-    SUBJECTS,
-    VERBS,
-    WHENS,
-)
+import bench_extract  # one vocabulary and one writer for both page generators
+from bench_extract import NOUNS
 from bench_publish import code_version
 
 SEEDFEED = Path(sys.executable).parent / "seedfeed"
@@ -101,34 +93,16 @@ class Story:
     summary: str
 
 
-class Writer:
-    """Deterministic news copy."""
+class Writer(bench_extract.Writer):
+    """bench_extract's news copy, with headlines made unique by their number."""
 
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-
-    def name(self) -> str:
-        """A person's name."""
-        return f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"
-
-    def sentence(self) -> str:
-        """One sentence of 12-30 words."""
-        rng = self.rng
-        text = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
-        if rng.random() < 0.6:
-            text += f" {rng.choice(WHENS)}"
-        if rng.random() < 0.7:
-            text += f", {rng.choice(CLAUSES)}"
-        return text + "."
-
-    def paragraph(self) -> str:
+    def paragraph(self, low: int = 3, high: int = 6) -> str:
         """3-6 sentences."""
-        return " ".join(self.sentence() for _ in range(self.rng.randint(3, 6)))
+        return super().paragraph(low, high)
 
     def title(self, index: int) -> str:
         """A headline, unique by its number."""
-        rng = self.rng
-        words = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+        words = self.headline()
         return f"{words[0].upper()}{words[1:]} (report {index})"
 
 
