@@ -4,6 +4,7 @@ failing source, reloads on SIGHUP, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -119,6 +120,66 @@ def test_sighup_reloads_and_refuses_a_bad_config(project: Path, daemon: Daemon) 
     daemon.process.send_signal(signal.SIGHUP)
     wait_for(lambda: "<title>Renamed</title>" in feed.read_text(), 10)
     assert daemon.stop() == 0
+
+
+# A cron that does not fire while a test runs: only the watch (or a reload) can publish.
+QUIET_CRON = '[schedule]\ncron = "0 0 1 1 *"\n'
+
+
+def test_seeds_folder_deleted_and_recreated_is_watched_again(tmp_path: Path) -> None:
+    config = make_project(tmp_path, {"first.txt": seed_text("First seed")}, extra_config=QUIET_CRON)
+    seeds = tmp_path / "seeds"
+    feed = tmp_path / "feeds" / "all.atom.xml"
+    running = Daemon(config)
+    try:
+        wait_for(lambda: atom_titles(feed) == ["First seed"], 15)
+        shutil.rmtree(seeds)
+        # The deletion's own publish has run (and failed): it cannot be the one that
+        # later finds the new seed.
+        wait_for(lambda: "seeds folder not found" in running.output(), 20)
+        seeds.mkdir()
+        write_seed(seeds, "again.txt", seed_text("Recreated seed"), mtime=None)
+        wait_for(lambda: atom_titles(feed) == ["Recreated seed"], 20)
+        # ...and the new folder is watched, not just scanned once.
+        write_seed(seeds, "later.txt", seed_text("Later seed"), mtime=None)
+        wait_for(lambda: "Later seed" in atom_titles(feed), 20)
+    finally:
+        assert running.stop() == 0
+
+
+def test_seeds_folder_missing_at_start_is_watched_once_created(tmp_path: Path) -> None:
+    config = make_project(tmp_path, extra_config=QUIET_CRON)
+    seeds = tmp_path / "seeds"
+    seeds.rmdir()
+    feed = tmp_path / "feeds" / "all.atom.xml"
+    running = Daemon(config)
+    try:
+        wait_for(lambda: "seeds folder not found" in running.output(), 20)
+        seeds.mkdir()
+        write_seed(seeds, "new.txt", seed_text("New seed"), mtime=None)
+        wait_for(lambda: atom_titles(feed) == ["New seed"], 20)
+    finally:
+        assert running.stop() == 0
+
+
+def test_sighup_re_arms_the_watch(tmp_path: Path) -> None:
+    # The seeds folder's parent is replaced too, so only the reload can re-arm the watch.
+    config = make_project(tmp_path, extra_config=QUIET_CRON + '[paths]\nseeds = "content/seeds"\n')
+    seeds = tmp_path / "content" / "seeds"
+    write_seed(seeds, "first.txt", seed_text("First seed"), mtime=None)
+    feed = tmp_path / "feeds" / "all.atom.xml"
+    running = Daemon(config)
+    try:
+        wait_for(lambda: atom_titles(feed) == ["First seed"], 15)
+        shutil.rmtree(tmp_path / "content")
+        wait_for(lambda: "seeds folder not found" in running.output(), 20)
+        seeds.mkdir(parents=True)
+        running.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "published (configuration reloaded)" in running.output(), 20)
+        write_seed(seeds, "after.txt", seed_text("After reload"), mtime=None)
+        wait_for(lambda: atom_titles(feed) == ["After reload"], 20)
+    finally:
+        assert running.stop() == 0
 
 
 def test_bad_config_exits_2_at_start(tmp_path: Path) -> None:

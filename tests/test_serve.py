@@ -283,6 +283,120 @@ def test_other_methods_405(site: Site, method: str) -> None:
     assert headers["Allow"] == "GET, HEAD"
 
 
+# --- request bodies: read past, never taken for the next request ---
+
+# A body that is itself a request for a file that exists: if it were ever answered, the
+# JSON feed would show up in the replies.
+SMUGGLED = b"GET /all.json HTTP/1.1\r\nHost: x\r\n\r\n"
+FOLLOW_UP = b"GET /all.rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def exchange(
+    site: Site, data: bytes, methods: tuple[str, ...] = ()
+) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send ``data`` on one connection and return every response, read until the server
+    closes it. Each response carries a Content-Length; ``methods`` tells which of them
+    answer a HEAD (no body follows), the rest answer a GET."""
+    with socket.create_connection(("127.0.0.1", site.port), timeout=5) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    rest = b"".join(chunks)
+    responses = []
+    while rest:
+        head, separator, rest = rest.partition(b"\r\n\r\n")
+        assert separator, f"cut-off response {head!r}"
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        head = len(responses) < len(methods) and methods[len(responses)] == "HEAD"
+        length = 0 if head else int(headers.get("content-length", "0"))
+        responses.append((int(status_line.split()[1]), headers, rest[:length]))
+        rest = rest[length:]
+    return responses
+
+
+def chunked(body: bytes, size: int = 16) -> bytes:
+    """``body`` in chunks of ``size`` bytes, with an extension and a trailer for good measure."""
+    parts = [
+        b"%x;ext=1\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+        for i in range(0, len(body), size)
+    ]
+    return b"".join(parts) + b"0\r\nX-Trailer: 1\r\n\r\n"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_content_length_body_is_not_a_request(site: Site, method: str) -> None:
+    first = b"%s /all.atom.xml HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (
+        method.encode(),
+        len(SMUGGLED),
+    )
+    responses = exchange(site, first + SMUGGLED + FOLLOW_UP, (method,))
+    expected = {"GET": 200, "HEAD": 200, "POST": 405}[method]
+    assert [status for status, _, _ in responses] == [expected, 200]
+    assert responses[1][2] == RSS
+    assert "connection" not in responses[0][1]  # the body was read: the connection stays
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_chunked_body_is_not_a_request(site: Site, method: str) -> None:
+    first = b"%s /all.atom.xml HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % (
+        method.encode()
+    )
+    responses = exchange(site, first + chunked(SMUGGLED) + FOLLOW_UP)
+    expected = {"GET": 200, "POST": 405}[method]
+    assert [status for status, _, _ in responses] == [expected, 200]
+    assert responses[1][2] == RSS
+
+
+@pytest.mark.parametrize("encoding", ["content-length", "chunked"])
+def test_oversized_body_is_answered_then_the_connection_closed(site: Site, encoding: str) -> None:
+    body = SMUGGLED * (70_000 // len(SMUGGLED))  # more than the 64 KiB the server reads
+    if encoding == "chunked":
+        framing, body = b"Transfer-Encoding: chunked", chunked(body, 4096)
+    else:
+        framing = b"Content-Length: %d" % len(body)
+    first = b"GET /all.atom.xml HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n" % framing
+    responses = exchange(site, first + body + FOLLOW_UP)
+    assert len(responses) == 1
+    status, headers, data = responses[0]
+    assert (status, headers["connection"], data) == (200, "close", FILES["all.atom.xml"][0])
+
+
+BAD_FRAMING = [
+    b"Content-Length: 5\r\nTransfer-Encoding: chunked",
+    b"Transfer-Encoding: chunked\r\nContent-Length: 5",
+    b"Content-Length: abc",
+    b"Content-Length: -1",
+    b"Content-Length: +5",
+    b"Content-Length: 5, 5",
+    b"Content-Length: 5\r\nContent-Length: 5",
+    b"Transfer-Encoding: gzip",
+    b"Transfer-Encoding: chunked, gzip",
+    b"Transfer-Encoding: chunked, chunked",
+]
+
+
+@pytest.mark.parametrize("framing", BAD_FRAMING)
+def test_untrustworthy_framing_is_400_and_closes(site: Site, framing: bytes) -> None:
+    first = b"GET /all.atom.xml HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n" % framing
+    responses = exchange(site, first + b"0\r\n\r\n" + SMUGGLED + FOLLOW_UP)
+    assert [(status, headers["connection"]) for status, headers, _ in responses] == [(400, "close")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\nabc\r\n0\r\n\r\n", b"3\r\nabcd\r\n0\r\n\r\n", b"3\nabc\n0\n\n", b" 3\r\nabc\r\n"],
+)
+def test_malformed_chunks_are_400_and_close(site: Site, body: bytes) -> None:
+    first = b"GET /all.atom.xml HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    responses = exchange(site, first + body + SMUGGLED + FOLLOW_UP)
+    assert [(status, headers["connection"]) for status, headers, _ in responses] == [(400, "close")]
+
+
 # --- nothing outside the folder, nothing hidden ---
 
 TRAVERSALS = [

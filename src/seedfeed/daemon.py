@@ -4,7 +4,8 @@ APScheduler 3's ``BlockingScheduler`` runs every job on one worker thread, so on
 publish never overlaps another (and the publish lock keeps a manual ``seedfeed publish``
 out while one runs). Jobs: the global ``[schedule] cron`` publish; a ticker that
 publishes when a source's own schedule makes it due; a publish right after the seeds
-folder changes (watchdog, debounced). SIGTERM/SIGINT let the running publish finish and
+folder changes (watchdog, debounced; the watch re-arms when the folder is deleted and
+created again, and on every reload). SIGTERM/SIGINT let the running publish finish and
 exit 0; SIGHUP reloads the configuration, keeping the old one when the new one is bad.
 """
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -29,6 +32,9 @@ from .publish import LockTimeout, PublishError, publish
 from .schedule import cron_trigger, zone
 from .seeds import SEED_SUFFIXES
 from .store import Store, StoreError
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 log = logging.getLogger("seedfeed")
 # APScheduler's own notices ("skipped: maximum number of running instances") are about
@@ -64,7 +70,9 @@ class Daemon:
             executors={"default": self._executor},
             timezone=zone(self.config.schedule.timezone),
         )
-        self._watcher: Any = None
+        self._watcher: Any = None  # the watchdog Observer, while watching
+        self._seeds_watch: Any = None  # its recursive watch on the seeds folder, if armed
+        self._rearm = False  # the seeds folder was replaced: arm a new watch, then publish
         self._debounce: threading.Timer | None = None
         self._stop_serving = threading.Event()
         self._stopping = False
@@ -130,9 +138,10 @@ class Daemon:
             )
         self.config = config
         self._schedule_jobs()
-        if config.seeds_dir != old.seeds_dir or config.schedule.watch != old.schedule.watch:
-            self._stop_watching()
-            self._start_watching()
+        # Always, not only when the paths changed: the seeds folder (or its parent) may
+        # have been replaced since, and a SIGHUP is how a user says "look again".
+        self._stop_watching()
+        self._start_watching()
         log.info("configuration reloaded from %s", self.config_path)
         self.publish_job("configuration reloaded")
 
@@ -225,36 +234,85 @@ class Daemon:
     # --- watching the seeds folder ------------------------------------------------
 
     def _start_watching(self) -> None:
-        if not self.config.schedule.watch or not self.config.seeds_dir.is_dir():
+        """Watch the seeds folder, and its parent for the folder being deleted or replaced.
+
+        inotify watches an inode, not a path: once the folder is deleted, its watch sees
+        nothing ever again, even when a folder of the same name comes back. The parent's
+        (non-recursive) watch notices the folder (re)appearing, so the recursive watch can
+        be armed anew; it also picks up a seeds folder that does not exist at start.
+        """
+        if not self.config.schedule.watch:
             return
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
-        changed = self._seeds_changed
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.event_type in ("opened", "closed_no_write"):
-                    return
-                if event.is_directory:  # a folder of seeds moved, added or deleted
-                    if event.event_type in ("created", "deleted", "moved"):
-                        changed()
-                    return
-                paths = [event.src_path, getattr(event, "dest_path", "")]
-                if any(_is_seed_path(str(p)) for p in paths if p):
-                    changed()
-
+        seeds = self.config.seeds_dir
         observer = Observer()
-        observer.schedule(Handler(), str(self.config.seeds_dir), recursive=True)
         observer.daemon = True
+        # Started before any watch is scheduled, so that a watch that cannot be set up
+        # raises in schedule() below rather than in start().
         observer.start()
         self._watcher = observer
+        parent = seeds.parent
+        if parent != seeds and parent.is_dir():
+            on_parent = _handler(lambda event: self._on_parent_event(seeds, event))
+            try:
+                observer.schedule(on_parent, str(parent), recursive=False)
+            except OSError as exc:
+                log.error("cannot watch %s: %s", parent, exc)
+        else:
+            log.warning(
+                "%s does not exist: after creating it and the seeds folder, send SIGHUP", parent
+            )
+        self._arm_seeds_watch()
+
+    def _arm_seeds_watch(self) -> None:
+        """(Re)place the recursive watch on the seeds folder with one on the folder now there."""
+        observer = self._watcher
+        if observer is None or self._stopping:
+            return
+        if self._seeds_watch is not None:
+            # watchdog hands back the existing (dead) watch for the same path: drop it first.
+            with contextlib.suppress(KeyError):
+                observer.unschedule(self._seeds_watch)
+            self._seeds_watch = None
+        seeds = self.config.seeds_dir
+        if not seeds.is_dir():
+            return  # the parent's watch arms it once the folder is created
+        try:
+            self._seeds_watch = observer.schedule(
+                _handler(self._on_seed_event), str(seeds), recursive=True
+            )
+        except OSError as exc:  # gone again in between, or out of inotify watches
+            log.error("cannot watch %s: %s", seeds, exc)
 
     def _stop_watching(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher.join(timeout=5)
             self._watcher = None
+        self._seeds_watch = None
+        self._rearm = False
+
+    def _on_seed_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory:  # a folder of seeds moved, added or deleted
+            if event.event_type in ("created", "deleted", "moved"):
+                self._seeds_changed()
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        if any(_is_seed_path(os.fsdecode(p)) for p in paths if p):
+            self._seeds_changed()
+
+    def _on_parent_event(self, seeds: Path, event: FileSystemEvent) -> None:
+        # Only the folder itself coming or going: the parent may be busy with other
+        # things (feeds/ being written, the state store) that must not cause a publish.
+        if event.event_type not in ("created", "deleted", "moved"):
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        if any(Path(os.fsdecode(p)) == seeds for p in paths if p):
+            self._rearm = True
+            self._seeds_changed()
 
     def _seeds_changed(self) -> None:
         if self._debounce is not None:
@@ -265,9 +323,29 @@ class Daemon:
 
     def _publish_soon(self) -> None:
         try:
-            self.scheduler.add_job(self.publish_job, args=["seeds changed"], id="watch", **ONE_OFF)
+            self.scheduler.add_job(self._watched_change, id="watch", **ONE_OFF)
         except Exception:  # the scheduler is shutting down
             log.debug("seed change after shutdown ignored", exc_info=True)
+
+    def _watched_change(self) -> None:
+        # On the worker, like reload(): once running, the watch is re-armed only here.
+        # The publish comes after the re-arm, so it also finds seeds written before the
+        # new watch was in place.
+        if self._rearm:
+            self._rearm = False
+            self._arm_seeds_watch()
+        self.publish_job("seeds changed")
+
+
+def _handler(callback: Callable[[FileSystemEvent], None]) -> FileSystemEventHandler:
+    """A watchdog event handler that passes every event to ``callback``."""
+    from watchdog.events import FileSystemEventHandler
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            callback(event)
+
+    return Handler()
 
 
 def _is_seed_path(path: str) -> bool:

@@ -4,6 +4,11 @@ Only regular files directly inside the folder, with a plain name and a known suf
 served; everything else is a 404, so a path trick, a symlink or a stray file (the state
 store, a half-written temporary file) never leaks. Files are read per request: publish
 replaces them atomically, so each response holds the old bytes or the new ones.
+
+A request body is never wanted but always read past (up to ``MAX_DISCARD`` bytes), so a
+kept-alive connection stays in step with a proxy in front: a body left unread would be
+taken for the next request. A longer body, or framing that cannot be trusted, closes the
+connection instead.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from . import __version__
@@ -49,6 +55,12 @@ CONTENT_TYPES: tuple[tuple[str, str], ...] = (
 # One path segment of plain characters that does not start with a dot: no separators,
 # no hidden files, nothing for percent-decoding to smuggle in.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}")
+
+# Request body bytes (on the wire, chunk framing included) read and dropped to keep a
+# connection open; a longer body is left unread and the connection closed after the answer.
+MAX_DISCARD = 64 * 1024
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 _CACHE_ENTRIES = 64
 _CACHE_MAX_FILE = 8 * 1024 * 1024  # bigger files are read every time rather than kept
@@ -213,6 +225,51 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
     server_version = f"seedfeed/{__version__}"
     sys_version = ""  # no Python version in the Server header
     timeout = 30  # seconds a silent client may hold a thread
+    _close_after = False  # this request's body (or its framing) ends the connection
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers, then read past the request body, if any.
+
+        On failure a response has been sent and the connection is to be closed; every
+        method, even one answered 405 or 501, goes through here.
+        """
+        self._close_after = False
+        if not super().parse_request():
+            return False
+        try:
+            self._close_after = not self._discard_body()
+        except ValueError as exc:
+            self.log_error("bad request body framing: %s", exc)
+            self._close_after = True
+            self._send_plain(HTTPStatus.BAD_REQUEST, "bad request\n")
+            return False
+        return True
+
+    def _discard_body(self) -> bool:
+        """Read and drop the request body; False when it is left unread (too long).
+
+        Raises ValueError when the body's length cannot be trusted (RFC 9112 6.3).
+        """
+        lengths = self.headers.get_all("Content-Length") or []
+        encodings = self.headers.get_all("Transfer-Encoding") or []
+        if encodings:
+            if lengths:  # two framings a proxy may pick differently: request smuggling
+                raise ValueError("both Content-Length and Transfer-Encoding")
+            codings = [c.strip().lower() for c in ",".join(encodings).split(",")]
+            if codings[-1] != "chunked" or codings.count("chunked") != 1:
+                raise ValueError(f"Transfer-Encoding {', '.join(encodings)!r}")
+            if self.request_version == "HTTP/1.0":
+                return False  # no chunked in HTTP/1.0: faulty framing, close after
+            return discard_chunked(self.rfile, MAX_DISCARD)
+        if not lengths:
+            return True
+        value = lengths[0].strip(" \t")
+        if len(lengths) > 1 or not _DIGITS.fullmatch(value):
+            raise ValueError(f"Content-Length {', '.join(lengths)!r}")
+        length = int(value)
+        if length > MAX_DISCARD:
+            return False
+        return len(self.rfile.read(length)) == length
 
     def do_GET(self) -> None:
         self._serve_file(send_body=True)
@@ -286,6 +343,8 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
         self.send_response_only(status)
         self.send_header("Server", self.version_string())
         self.send_header("Date", self.date_time_string())
+        if self._close_after:
+            self.send_header("Connection", "close")  # also sets self.close_connection
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """One INFO line per request on the ``seedfeed.serve`` logger."""
@@ -300,6 +359,43 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         # The stdlib default writes to stderr; everything goes through logging instead.
         log.info(format, *args)
+
+
+def discard_chunked(rfile: BinaryIO, limit: int) -> bool:
+    """Read and drop one chunked body of at most ``limit`` bytes on the wire.
+
+    Returns False when the body is longer or the client went away (the rest stays unread,
+    so the connection must close); raises ValueError on framing that is not exactly
+    RFC 9112's, because a proxy may read lenient framing differently.
+    """
+    remaining = limit
+    in_trailers = False
+    while True:
+        line = rfile.readline(remaining + 1)
+        remaining -= len(line)
+        if remaining < 0 or not line:
+            return False
+        if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
+            raise ValueError(f"chunked line {line[:40]!r} not ended by CRLF")
+        if in_trailers:
+            if line == b"\r\n":
+                return True
+            continue  # a trailer field: dropped with the rest
+        size_field = line[:-2].split(b";", 1)[0]  # chunk extensions are ignored
+        if not _CHUNK_SIZE.fullmatch(size_field):
+            raise ValueError(f"chunk size {size_field[:40]!r}")
+        size = int(size_field, 16)
+        if size == 0:
+            in_trailers = True
+            continue
+        if size + 2 > remaining:
+            return False
+        data = rfile.read(size + 2)
+        remaining -= len(data)
+        if len(data) < size + 2:
+            return False
+        if not data.endswith(b"\r\n"):
+            raise ValueError("chunk data not followed by CRLF")
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
