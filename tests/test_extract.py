@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from seedfeed import extract
 from seedfeed.extract import article_from_html, page_text
 from seedfeed.model import Article, Entry
-from seedfeed.normalize import to_entry
+from seedfeed.normalize import sanitize_html, to_entry
 
 PAGES = Path(__file__).resolve().parent / "data/pages"
 FIRST_SEEN = datetime(2024, 1, 1, tzinfo=UTC)
@@ -295,6 +295,85 @@ def test_relative_links_absolute_after_to_entry() -> None:
     assert 'href="https://news.example.com/world/2020/older-story"' in content
     assert 'href="https://news.example.com/about"' in content
     assert 'src="https://news.example.com/world/2021/img/chart.png"' in content
+
+
+BASE = "https://example.org/"
+TEXT = "A paragraph of the article's own text, long enough to be the article. " * 4
+
+
+def _page_with_base(links: str, base: str = BASE) -> str:
+    return (
+        f"<html><head><title>T</title><base href='{base}'></head><body><article>"
+        f"<p>{TEXT}</p><p>{TEXT} {links}</p><p>{TEXT}</p></article></body></html>"
+    )
+
+
+def _addresses(html: str) -> list[str]:
+    return re.findall(r"""\b(?:href|src)=["']([^"']*)""", html)
+
+
+@pytest.mark.parametrize("url", ["", "https://example.org/page"], ids=["seed", "page"])
+def test_dropped_links_do_not_come_back_as_links_to_the_base(url: str) -> None:
+    page = _page_with_base(
+        "<a href='javascript:alert(1)'>first</a> "
+        "<a href='data:text/html,&lt;script&gt;alert(2)&lt;/script&gt;'>second</a> "
+        "<img src='javascript:alert(3)' alt='pic'> <a href='docs/rel'>third</a>"
+    )
+    article = article_from_html(page, origin="x.html", url=url)
+    entry, _warnings = to_entry(article, FIRST_SEEN)
+    for html in (article.content_html, entry.content_html):
+        assert "first</a>" in html and "second</a>" in html
+        assert _addresses(html) == ["https://example.org/docs/rel"]
+        assert "<img" not in html
+        assert "alert" not in html
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "java\tscript:alert(1)",
+        " javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "&#106;avascript:alert(1)",
+        "java&#x0A;script:alert(1)",
+        "&#1;javascript:alert(1)",
+        "vbscript:msgbox(1)",
+        "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=",
+        "",
+        "  ",
+    ],
+)
+def test_disguised_or_empty_links_are_dropped(href: str) -> None:
+    page = _page_with_base(f"<a href='{href}'>click</a>")
+    entry, _warnings = to_entry(article_from_html(page, origin="x.html"), FIRST_SEEN)
+    assert "click</a>" in entry.content_html
+    assert _addresses(entry.content_html) == []
+
+
+def test_sanitize_html_drops_empty_links_rather_than_resolve_them() -> None:
+    out = sanitize_html(
+        '<p><a href="">a</a> <a href=" \t">b</a> <a href="&#1;">c</a> <img src="" alt="d"> '
+        '<a href="javascript:x()">e</a> <a href="next">f</a></p>',
+        "https://example.org/post",
+    )
+    assert _addresses(out) == ["https://example.org/next"]
+    assert all(f">{text}</a>" in out for text in "abcef")
+
+
+def test_first_base_href_resolves_relative_links() -> None:
+    page = _page_with_base("<a href='rel'>here</a>", base="https://example.org/docs/").replace(
+        "</head>", "<base href='https://elsewhere.example/'></head>"
+    )
+    content = article_from_html(page, origin="x.html").content_html
+    assert _addresses(content) == ["https://example.org/docs/rel"]
+
+
+def test_heuristic_honours_base_href(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extract, "_extracted_html", lambda html, url: "")
+    page = _page_with_base("<a href='rel'>here</a> <a href='javascript:x()'>there</a>")
+    for url in ("", "https://example.org/page"):
+        content = article_from_html(page, origin="x.html", url=url).content_html
+        assert _addresses(content) == ["https://example.org/rel"]
 
 
 # --- bad input --------------------------------------------------------------------------

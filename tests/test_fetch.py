@@ -292,6 +292,98 @@ def test_decode_body_never_raises(body: bytes, header: str | None) -> None:
     assert isinstance(charset, str)
 
 
+# UTF-7 for "<script>alert(1)</script>": plain ASCII that Python's utf-7 codec turns into markup.
+UTF7_SCRIPT = "+ADw-script+AD4-alert(1)+ADw-/script+AD4-"
+
+
+@pytest.mark.parametrize(
+    ("body", "header"),
+    [
+        (
+            f'<html><head><meta charset="utf-7"></head><body>{UTF7_SCRIPT}</body></html>',
+            "text/html",
+        ),
+        (
+            '<meta http-equiv="Content-Type" content="text/html; charset=UTF-7">'
+            f"<p>{UTF7_SCRIPT}</p>",
+            "text/html",
+        ),
+        (f"<p>{UTF7_SCRIPT}</p>", "text/html; charset=utf-7"),
+        (f'<?xml version="1.0" encoding="utf-7"?><rss>{UTF7_SCRIPT}</rss>', "application/rss+xml"),
+        (f'<?xml version="1.0" encoding="UTF-7"?><rss>{UTF7_SCRIPT}</rss>', None),
+        # labels Python knows but the WHATWG Encoding Standard does not, or maps to its
+        # "replacement" encoding (the whole page as one U+FFFD)
+        (f"<p>{UTF7_SCRIPT}</p>", "text/html; charset=utf-32"),
+        (f"<p>{UTF7_SCRIPT}</p>", "text/html; charset=cp037"),
+        (f"<p>{UTF7_SCRIPT}</p>", "text/html; charset=iso-2022-kr"),
+        (f'<meta charset="hz-gb-2312"><p>{UTF7_SCRIPT}</p>', "text/html"),
+    ],
+    ids=[
+        "meta utf-7",
+        "http-equiv utf-7",
+        "header utf-7",
+        "xml utf-7",
+        "unlabelled xml utf-7",
+        "header utf-32",
+        "header cp037",
+        "header iso-2022-kr",
+        "meta hz-gb-2312",
+    ],
+)
+def test_decode_body_ignores_labels_outside_the_encoding_standard(
+    body: str, header: str | None
+) -> None:
+    text, charset = decode_body(body.encode("ascii"), header)
+    assert UTF7_SCRIPT in text
+    assert "<script" not in text.lower()
+    assert (text, charset) == (body, "utf-8")
+
+
+def test_decode_body_falls_back_to_the_document_after_an_ignored_header_label() -> None:
+    page = '<meta charset="koi8-r"><p>Привет, мир</p>'
+    assert decode_body(page.encode("koi8-r"), "text/html; charset=utf-7") == (page, "koi8-r")
+
+
+def test_decode_body_detects_only_charsets_browsers_decode() -> None:
+    # charset_normalizer's first guess for these bytes is EBCDIC (cp037), which would read
+    # them as a script element; no browser decodes EBCDIC.
+    body = "<p>hello world, this is some text <script>alert(1)</script></p>".encode("cp037")
+    text, charset = decode_body(body, "text/html")
+    assert "<script" not in text.lower()
+    assert charset == "utf-8"
+
+
+# Labels of the WHATWG Encoding Standard, the Python codec that decodes each, and a text in it.
+WHATWG_LABELS = [
+    ("latin1", "cp1252", "Un café crème, déjà vu."),
+    ("x-cp1252", "cp1252", "\u201eZo\u00eb\u2019s na\u00efve caf\u00e9\u201c \u2013 20 \u20ac"),
+    ("sjis", "cp932", "日本語のテキストです"),
+    ("gbk", "gb18030", "中文网页测试"),
+    ("gb2312", "gb18030", "中文网页测试"),
+    ("x-gbk", "gb18030", "中文网页测试"),
+    ("koi8-r", "koi8-r", "Привет, мир"),
+    ("x-mac-cyrillic", "mac-cyrillic", "Привет, мир"),
+    ("big5", "big5hkscs", "中文網頁測試"),
+    ("iso-8859-8-i", "iso8859-8", "שלום עולם"),
+]
+
+
+@pytest.mark.parametrize("where", ["header", "meta", "xml"])
+def test_decode_body_honours_encoding_standard_labels(where: str) -> None:
+    wrong = []
+    for label, codec, text in WHATWG_LABELS:
+        if where == "header":
+            body, header = f"<p>{text}</p>", f"text/html; charset={label}"
+        elif where == "meta":
+            body, header = f'<meta charset="{label}"><p>{text}</p>', "text/html"
+        else:
+            body, header = f'<?xml version="1.0" encoding="{label}"?><r>{text}</r>', "text/xml"
+        result = decode_body(body.encode(codec), header)
+        if result != (body, codec):
+            wrong.append((label, result))
+    assert wrong == []
+
+
 # --- conditional GET --------------------------------------------------------------------
 
 

@@ -23,13 +23,14 @@ import json
 import re
 from html import escape
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
 from .dates import parse_date
 from .model import Article
+from .normalize import safe_link
 
 _ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "reportagenewsarticle", "webpage"}
 _DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
@@ -275,31 +276,36 @@ def _content_html(html: str, url: str, root: lxml.html.HtmlElement | None) -> st
     if root is None:
         return ""
     try:
-        found = _extracted_html(root, url)
+        base = _base_url(root, url)
+        found = _extracted_html(root, base)
         if not found:
             # The tree has lost its chrome and readability's hidden elements by now: the
             # heuristic reads the page as it came, as it always did. A rare path.
-            found = _tidy(_heuristic_html(html), url)
+            found = _tidy(_heuristic_html(html), base)
         return found
     except Exception:  # an unforeseen parser failure costs the body, not the run
         return ""
 
 
-def _extracted_html(root: lxml.html.HtmlElement, url: str) -> str:
-    """readability-lxml's main content of the page, its chrome cut first; ``""`` if none."""
+def _extracted_html(root: lxml.html.HtmlElement, base: str) -> str:
+    """readability-lxml's main content of the page, its chrome cut first, its links
+    resolved against ``base``; ``""`` if none."""
     _cut_chrome(root)
+    # readability's cleaner empties javascript: and data: links, then it resolves links
+    # against the url, or against <base href> without one: "" would become a link to the
+    # base. So it gets neither; _tidy drops what is not a link, then resolves.
+    for element in list(root.iter("base")):
+        element.drop_tree()
     from readability import Document  # lazily: seed-only runs never need it
 
     try:
         # The tree, not a serialization: readability deep-copies a tree it is given
         # (dropping only [hidden] elements from the original) where it would parse a
         # string, on each of its passes.
-        # No url: readability would resolve the empty hrefs its cleaner leaves in place
-        # of javascript: links to the page itself; _tidy resolves after dropping them.
         fragment = Document(root).summary(html_partial=True)
     except Exception:  # readability wraps every failure in its Unparseable
         return ""
-    return _tidy(fragment, url)
+    return _tidy(fragment, base)
 
 
 def _strip_chrome(html: str) -> str:
@@ -350,10 +356,11 @@ def _wraps_content(element: lxml.html.HtmlElement, page_chars: int) -> bool:
     return chars > _SMALL_CHARS and chars > page_chars / 2
 
 
-def _tidy(fragment: str, url: str = "") -> str:
+def _tidy(fragment: str, base: str = "") -> str:
     """The fragment without its first ``<h1>`` (the title, which readers show already) and
-    without blocks of links, its links absolute against ``url``; ``""`` when nothing
-    readable is left."""
+    without blocks of links, its links absolute against ``base``; ``""`` when nothing
+    readable is left. A link whose scheme is not http(s) or mailto, or that is empty, is
+    dropped (an anchor keeps its text, an image goes)."""
     if not fragment.strip():
         return ""
     root = lxml.html.fragment_fromstring(fragment, create_parent="div")
@@ -366,19 +373,25 @@ def _tidy(fragment: str, url: str = "") -> str:
     chars = _chars(root)
     for block in [e for e in root.iter(*_LINK_BLOCKS) if _is_link_block(e, chars)]:
         block.drop_tree()
-    # readability's cleaner empties javascript: links, and resolving "" gives the page
-    # itself. A link or image with no address is no link at all.
-    for element in root.iter(etree.Element):
-        for attribute in ("href", "src"):
-            if not element.get(attribute, "x").strip():
-                del element.attrib[attribute]
+    # Each link is checked before it is resolved: readability's cleaner empties
+    # javascript: links, and "" resolved is the base itself.
+    root.rewrite_links(lambda link: safe_link(link, base), resolve_base_href=False)
     for image in [e for e in root.iter("img") if not e.get("src")]:
         image.drop_tree()
-    if url:
-        root.make_links_absolute(url, handle_failures="discard")
     if not root.text_content().strip() and root.find(".//img") is None:
         return ""
     return lxml.html.tostring(root, encoding="unicode")
+
+
+def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
+    """What the page's relative links resolve against: its first ``<base href>``, itself
+    resolved against ``url``, when that gives an http(s) URL; else ``url``."""
+    for element in root.iter("base"):
+        href = element.get("href")
+        if href is not None:  # only the first <base> with an href counts (HTML)
+            base = safe_link(href, url) or ""
+            return base if urlsplit(base).scheme.lower() in ("http", "https") else url
+    return url
 
 
 def _is_link_block(element: lxml.html.HtmlElement, fragment_chars: int) -> bool:

@@ -33,6 +33,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import charset_normalizer
 import requests
 import urllib3
+import webencodings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -788,20 +789,13 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
 )
-# Labels Python does not know, and Python codecs that browsers replace by a superset
-# (the WHATWG Encoding Standard: "iso-8859-1" and "ascii" mean windows-1252, and so on).
-_LABELS = {"windows-874": "cp874", "x-sjis": "cp932", "x-mac-roman": "mac-roman"}
-_SUPERSETS = {
-    "ascii": "cp1252",
-    "iso8859-1": "cp1252",
-    "iso8859-9": "cp1254",
-    "iso8859-11": "cp874",
-    "tis-620": "cp874",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "euc_kr": "cp949",
-    "shift_jis": "cp932",
-}
+# Only the WHATWG Encoding Standard's labels are honoured, as browsers do: Python knows many
+# more, and some turn harmless bytes into markup (UTF-7 reads "+ADw-script+AD4-" as
+# "<script>"). Its "replacement" encoding (iso-2022-kr, hz-gb-2312...) would make the
+# whole page one U+FFFD, and Python has no codec for x-user-defined: both are ignored.
+_IGNORED_ENCODINGS = frozenset({"replacement", "x-user-defined"})
+# The Standard's GBK decoder is its GB18030 one: pages labelled gbk or gb2312 use it.
+_DECODERS = {"gbk": "gb18030"}
 _HEAD = 4096  # where a <meta> declaration is looked for
 _DETECT = 64 * 1024  # how much of the body charset detection reads
 
@@ -812,10 +806,11 @@ def decode_body(body: bytes, content_type_header: str | None) -> tuple[str, str]
     The charset is, in this order: a byte order mark; the Content-Type header's charset;
     the document's own declaration (for HTML a ``<meta>`` in the first 4 KB, then the XML
     declaration; for XML the other way round); detection with charset_normalizer,
-    preferring windows-1252 when it fits about as well, as browsers do. A declaration the
-    bytes plainly contradict is passed over (UTF-8 declared on Windows-1252 bytes, a legacy
-    charset declared on valid UTF-8). Never raises: the last resort is UTF-8 with
-    replacement characters.
+    preferring windows-1252 when it fits about as well, as browsers do. Only labels of the
+    WHATWG Encoding Standard count, read as it says ("iso-8859-1" is windows-1252); any
+    other (utf-7, utf-32, base64...) is passed over, as is a declaration the bytes plainly
+    contradict (UTF-8 declared on Windows-1252 bytes, a legacy charset declared on valid
+    UTF-8). Never raises: the last resort is UTF-8 with replacement characters.
     """
     try:
         return _decode(body, content_type_header)
@@ -864,19 +859,39 @@ def _decode(body: bytes, content_type_header: str | None) -> tuple[str, str]:
 
 
 def _codec(label: bytes | str, in_document: bool) -> str | None:
-    """The Python codec for a charset label, or None for an unknown or non-text one."""
+    """The Python codec for a WHATWG Encoding Standard label, or None for any other label."""
     if isinstance(label, bytes):
         label = label.decode("ascii", "replace")
-    name = label.strip().strip("\"'").lower()
-    name = _LABELS.get(name, name)
+    codec = _whatwg_codec(webencodings.lookup(label.strip().strip("\"'")))
+    if in_document and codec is not None and codec.startswith("utf-16"):
+        return "utf-8"  # a declaration readable as ASCII cannot be in UTF-16 (WHATWG)
+    return codec
+
+
+def _whatwg_codec(encoding: webencodings.Encoding | None) -> str | None:
+    """The Python codec that decodes a WHATWG encoding, None for one not decoded here."""
+    if encoding is None or encoding.name in _IGNORED_ENCODINGS:
+        return None
+    name: str = encoding.codec_info.name
+    return _DECODERS.get(name, name)
+
+
+# The Python codecs of the Standard's encodings, for charset detection's answers.
+_WHATWG_CODECS = frozenset(
+    filter(None, (_whatwg_codec(webencodings.lookup(label)) for label in webencodings.LABELS))
+)
+
+
+def _detected_codec(name: str) -> str | None:
+    """The codec for charset_normalizer's answer ``name`` (a Python codec name) if a
+    browser could decode with it, else None: the detector also knows EBCDIC, UTF-7,
+    UTF-32..., which browsers never use and which can turn bytes into markup."""
     try:
         name = codecs.lookup(name).name
-        b"".decode(name)  # LookupError for bytes-to-bytes codecs such as base64
     except LookupError:
         return None
-    if in_document and name.startswith(("utf-16", "utf-32")):
-        return "utf-8"  # a declaration readable as ASCII cannot be in UTF-16 (WHATWG)
-    return _SUPERSETS.get(name, name)
+    # A Python name may also be a label ("latin-1" is windows-1252, "gbk" is gb18030).
+    return name if name in _WHATWG_CODECS else _codec(name, False)
 
 
 def _mostly_utf8(body: bytes) -> bool:
@@ -908,10 +923,8 @@ def _detect(body: bytes) -> str | None:
             and match.coherence >= best.coherence - 0.1
         ):
             return "cp1252"
-    try:
-        return codecs.lookup(best.encoding).name
-    except LookupError:
-        return None
+    # the best match (they come best first) that a browser could decode with
+    return next(filter(None, (_detected_codec(match.encoding) for match in matches)), None)
 
 
 def _parse_content_type(header: str | None) -> tuple[str, dict[str, str]]:

@@ -116,19 +116,60 @@ def entry_id(link: str, origin: str) -> str:
     return link or f"urn:uuid:{uuid.uuid5(NAMESPACE, origin)}"
 
 
-def sanitize_html(fragment: str, base_url: str = "") -> str:
-    """Sanitize untrusted HTML with nh3; relative links become absolute against ``base_url``."""
+# Link schemes kept in content; any other (javascript:, data:, vbscript:...) drops the
+# link. A URL parser removes tabs and newlines anywhere and strips C0 controls and spaces
+# at the ends (WHATWG URL), so "java\tscript:" and " javascript:" are javascript: too.
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_URL_TAB_OR_NEWLINE = re.compile("[\t\n\r]")
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+# The most HTML one entry's content may hold. Past it the content is cut (with a
+# warning): readers choke on such entries, and the sanitizer's time grows faster than
+# its input on some hostile text (runs of "&", "<").
+MAX_CONTENT_HTML = 512 * 1024
 
-    def absolutize(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in ("href", "src", "cite") and base_url:
-            return urljoin(base_url, value)
+
+def safe_link(value: str, base_url: str = "") -> str | None:
+    """``value`` as a link to keep in content, resolved against ``base_url`` when it is
+    relative; None when it is empty or its scheme is not http(s) or mailto (resolved,
+    an emptied ``javascript:`` link would become a link to ``base_url``)."""
+    link = _URL_TAB_OR_NEWLINE.sub("", value).strip(_C0_OR_SPACE)
+    if not link:
+        return None
+    try:
+        scheme = urlsplit(link).scheme.lower()
+        if scheme:
+            return link if scheme in LINK_SCHEMES else None
+        return urljoin(base_url, link) if base_url else link
+    except ValueError:  # "http://[oops": not a link either
+        return None
+
+
+def sanitize_html(fragment: str, base_url: str = "") -> str:
+    """Sanitize untrusted HTML with nh3; relative links become absolute against ``base_url``.
+
+    Only http(s), mailto and relative links are kept (see ``safe_link``). The fragment
+    must be at most ``MAX_CONTENT_HTML`` characters (``bound_html``).
+    """
+
+    def filter_link(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in ("href", "src", "cite"):
+            return safe_link(value, base_url)
         return value
 
     return nh3.clean(
         _CONTROL.sub("", fragment),
-        attribute_filter=absolutize,
+        attribute_filter=filter_link,
         link_rel="noopener noreferrer nofollow",
     ).strip()
+
+
+def bound_html(fragment: str, limit: int = MAX_CONTENT_HTML) -> tuple[str, bool]:
+    """``fragment`` cut to at most ``limit`` characters before a tag; True when it was cut.
+    The sanitizer closes what the cut leaves open."""
+    if len(fragment) <= limit:
+        return fragment, False
+    cut = fragment.rfind("<", 0, limit)
+    return fragment[: cut if cut > 0 else limit], True
 
 
 def blocks_to_html(blocks: Iterable[Block]) -> str:
@@ -174,7 +215,8 @@ def summarize(article: Article, content_html: str) -> str:
         first = paragraphs[0]
         return shorten(clean_text(f"{first.lead} {first.text}"), MAX_SUMMARY)
     for chunk in re.split(r"</p\s*>|<br\s*/?>", content_html):
-        text = clean_text(html_to_text(chunk))
+        # A summary is a paragraph: a page that is one huge paragraph gives its start.
+        text = clean_text(html_to_text(bound_html(chunk, 4 * MAX_SUMMARY)[0]))
         if text:
             return shorten(text, MAX_SUMMARY)
     return ""
@@ -195,8 +237,9 @@ def html_to_plain(fragment: str) -> str:
 
 
 def html_to_text(fragment: str) -> str:
-    """The text of an HTML fragment (tags dropped, entities decoded)."""
-    return html.unescape(nh3.clean(fragment, tags=set()))
+    """The text of an HTML fragment (tags dropped, entities decoded), at most
+    ``MAX_CONTENT_HTML`` characters of it."""
+    return html.unescape(nh3.clean(bound_html(fragment)[0], tags=set()))
 
 
 def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
@@ -218,7 +261,10 @@ def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
         title = shorten(title, MAX_TITLE)
 
     if article.content_html:
-        content = sanitize_html(article.content_html, link)
+        fragment, cut = bound_html(article.content_html)
+        if cut:
+            warnings.append(f"content cut to {MAX_CONTENT_HTML // 1024} KB of HTML")
+        content = sanitize_html(fragment, link)
     else:
         content = blocks_to_html(article.blocks)
     summary = summarize(article, content)
