@@ -128,7 +128,14 @@ CASES = [
         "skipped: binary file",
         True,
     ),
-    Case("nul.md", b"Title\x00\x00\x00 with NULs\n\nbody\n", "skipped: binary file", True),
+    Case(
+        "nul.md",
+        b"# Title with a stray NUL\x00\n\nA body of ordinary text with a \x01 control byte and a"
+        b" NUL\x00 in it, as a broken clipping tool might leave behind.\n",
+        "3 control character(s) removed",
+        False,
+    ),
+    Case("controls.md", b"Title\x00\x00\x00 \x01\x02 NULs\n\nbody\n", "skipped: binary file", True),
     Case("huge.txt", b"Huge seed\n\n" + b"word " * (1024 * 1024), "skipped: larger than", True),
     Case(
         "cp1252.txt",
@@ -383,8 +390,8 @@ def test_seed_deleted_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     config = make_project(tmp_path, {**GOOD, "gone.txt": seed_text("Gone soon")})
     real_discover = seedfeed.publish.discover
 
-    def discover_then_delete(seeds_dir: Path) -> Iterator[SeedFile]:
-        for seed in real_discover(seeds_dir):
+    def discover_then_delete(seeds_dir: Path, *args: object) -> Iterator[SeedFile]:
+        for seed in real_discover(seeds_dir, *args):
             if seed.rel == "gone.txt":
                 os.unlink(seed.path)  # scanned, then deleted before it is read
             yield seed

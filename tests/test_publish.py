@@ -33,6 +33,7 @@ from helpers import (
 )
 from seedfeed.config import load_config
 from seedfeed.publish import LockTimeout, PublishError, publish, publish_lock
+from seedfeed.writer import WriteError
 
 
 def _ids(feed: Path) -> list[str]:
@@ -248,10 +249,10 @@ def test_deleted_seed_loses_its_entry(tmp_path: Path) -> None:
     assert report.seeds == 1
     assert atom_titles(feed) == ["Beta"]
     assert [i.findtext("title") for i in rss_items(tmp_path / "feeds" / "all.rss.xml")] == ["Beta"]
-    # ... and coming back is a first sight again.
+    # ... and coming back, it has the date it had: dates belong to the entry's id.
     write_seed(tmp_path / "seeds", "a.txt", seed_text("Alpha"), mtime=T0 + 500)
     run_publish(config)
-    assert atom_date(atom_entry(feed, "Alpha"), "published") == T0 + 500
+    assert atom_date(atom_entry(feed, "Alpha"), "published") == T0
 
 
 def test_last_seed_deleted_gives_valid_empty_feed(tmp_path: Path) -> None:
@@ -416,8 +417,8 @@ def test_failed_write_keeps_old_feed_and_no_temp_file(
     def refuse(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("seedfeed.render.os.replace", refuse)
-    with pytest.raises(OSError, match="No space"):
+    monkeypatch.setattr("seedfeed.writer.os.replace", refuse)
+    with pytest.raises(WriteError, match="No space left on device; no feed file was changed"):
         run_publish(config)
     assert snapshot(tmp_path / "feeds") == before
     assert [p.name for p in tmp_path.rglob("*.tmp")] == []

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import feedparser
 import pytest
 from lxml import etree
 
 from seedfeed.model import Entry
-from seedfeed.render import ATOM_SUFFIX, RSS_SUFFIX, FeedMeta, render_feeds, write_if_changed
+from seedfeed.render import ATOM_SUFFIX, RSS_SUFFIX, FeedMeta, render_feeds
 
 BASE = "https://ex.com/feeds/"
 FALLBACK = datetime(2020, 1, 1, tzinfo=UTC)
@@ -239,60 +237,3 @@ class TestFeedLevel:
     def test_description_defaults_to_title(self) -> None:
         rss = etree.fromstring(render_feeds(_meta(), [], FALLBACK)["all.rss.xml"])
         assert rss.findtext("channel/description") == "My Feed"
-
-
-class TestWriteIfChanged:
-    def test_writes_new_file(self, tmp_path: Path) -> None:
-        target = tmp_path / "sub" / "all.atom.xml"
-        assert write_if_changed(target, b"<feed/>") is True
-        assert target.read_bytes() == b"<feed/>"
-        assert os.listdir(target.parent) == ["all.atom.xml"]
-        assert oct(target.stat().st_mode & 0o777) == oct(0o644)
-
-    def test_same_bytes_not_rewritten(self, tmp_path: Path) -> None:
-        target = tmp_path / "all.atom.xml"
-        write_if_changed(target, b"<feed/>")
-        old = 1_000_000_000_000_000_000
-        os.utime(target, ns=(old, old))
-        inode = target.stat().st_ino
-        assert write_if_changed(target, b"<feed/>") is False
-        assert target.stat().st_mtime_ns == old
-        assert target.stat().st_ino == inode
-        assert os.listdir(tmp_path) == ["all.atom.xml"]
-
-    def test_changed_bytes_rewritten(self, tmp_path: Path) -> None:
-        target = tmp_path / "all.atom.xml"
-        write_if_changed(target, b"<feed>1</feed>")
-        old = 1_000_000_000_000_000_000
-        os.utime(target, ns=(old, old))
-        assert write_if_changed(target, b"<feed>2</feed>") is True
-        assert target.read_bytes() == b"<feed>2</feed>"
-        assert target.stat().st_mtime_ns != old
-        # same length, different bytes
-        assert write_if_changed(target, b"<feed>3</feed>") is True
-        assert target.read_bytes() == b"<feed>3</feed>"
-        assert os.listdir(tmp_path) == ["all.atom.xml"]
-
-    def test_rendered_feeds_round_trip(self, tmp_path: Path) -> None:
-        out = render_feeds(_meta(), [LINKED, UNLINKED], FALLBACK)
-        for name, data in out.items():
-            assert write_if_changed(tmp_path / name, data) is True
-        again = render_feeds(_meta(), [LINKED, UNLINKED], FALLBACK)
-        for name, data in again.items():
-            assert write_if_changed(tmp_path / name, data) is False
-        assert sorted(os.listdir(tmp_path)) == ["all.atom.xml", "all.rss.xml"]
-
-    def test_failure_leaves_no_temp_file(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        target = tmp_path / "all.atom.xml"
-        target.write_bytes(b"old")
-
-        def boom(src: object, dst: object) -> None:
-            raise OSError("disk full")
-
-        monkeypatch.setattr(os, "replace", boom)
-        with pytest.raises(OSError, match="disk full"):
-            write_if_changed(target, b"new")
-        assert target.read_bytes() == b"old"
-        assert os.listdir(tmp_path) == ["all.atom.xml"]

@@ -293,11 +293,27 @@ class TestDecode:
         assert warnings == ["1 undecodable byte(s) replaced"]
 
     @pytest.mark.parametrize(
-        "data", [b"\x00\x01\x02binary", b"PK\x03\x04\x00\x00", b"text\x00more text"]
+        "data",
+        [
+            b"\x00\x01\x02binary",
+            b"PK\x03\x04\x00\x00",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+            b"GIF89a\x01\x00\x01\x00",
+            b"RIFF\x24\x00\x00\x00WEBPVP8 ",
+        ],
     )
     def test_binary_raises(self, data: bytes) -> None:
         with pytest.raises(SeedError, match="binary"):
             decode(data)
+
+    def test_a_stray_nul_is_removed_not_binary(self) -> None:
+        # Judged by proportion: one NUL (and a form feed) in an article is a typo.
+        text, warnings = decode(b"Title\n\nSome text\x00 with a stray NUL and a \x0c form feed.\n")
+        assert text == "Title\n\nSome text with a stray NUL and a  form feed.\n"
+        assert warnings == ["2 control character(s) removed"]
+
+    def test_text_that_starts_like_a_title_is_not_taken_for_magic(self) -> None:
+        assert decode(b"RIFF raffle: the town's yearly draw\n\nBody.\n")[0].startswith("RIFF")
 
     def test_many_control_bytes_is_binary(self) -> None:
         with pytest.raises(SeedError):

@@ -7,6 +7,7 @@ Exit codes: 0 published (bad seeds skipped with warnings), 1 unexpected failure,
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,15 +15,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
 
 from . import __version__
 from .config import Config, ConfigError, load_config
-from .publish import LockTimeout, PublishError, Report, publish
+from .publish import LockTimeout, PublishError, Report, describe_failure, publish
 from .scaffold import ScaffoldError, scaffold
 from .store import StoreError
+from .writer import WriteError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 
@@ -43,6 +46,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     log.setLevel(level)
     log.propagate = False
 
+
+PORT = click.IntRange(0, 65535)
 
 config_option = click.option(
     "-c",
@@ -103,9 +108,12 @@ def _run(config: Config, *, dry_run: bool) -> Report:
     except StoreError as exc:
         err.print(f"error: state store: {exc}", markup=False)
         sys.exit(EXIT_FAILURE)
-    except Exception as exc:  # a bug or the disk: say so, leave the old feeds in place
+    except WriteError as exc:  # says itself whether the previous feeds are all in place
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_FAILURE)
+    except Exception as exc:  # a bug or the disk: say so, and what became of the feeds
         log.debug("traceback", exc_info=True)
-        err.print(f"error: publish failed, previous feeds left as they were: {exc!r}", markup=False)
+        err.print(f"error: {describe_failure(exc)}", markup=False)
         sys.exit(EXIT_FAILURE)
 
 
@@ -179,8 +187,9 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
     from .extract import article_from_html
     from .fetch import Fetcher, FetchError, FetchSettings, decode_body
     from .normalize import html_to_plain, to_entry
+    from .seeds import SeedError, read_bytes
 
-    if target.startswith(("http://", "https://")):
+    if urlsplit(target).scheme.lower() in ("http", "https"):
         try:
             with Fetcher(FetchSettings(allow_private=allow_private)) as fetcher:
                 result = fetcher.fetch(target)
@@ -189,11 +198,21 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
             sys.exit(EXIT_FAILURE)
         text, url = result.text, url or result.final_url
     else:
-        try:
-            text, _charset = decode_body(Path(target).read_bytes(), None)
-        except OSError as exc:
-            err.print(f"error: {target}: {exc.strerror or exc}", markup=False)
+        # A file is read under the fetcher's byte cap, like a page: /dev/zero ends.
+        if not os.path.exists(target):
+            err.print(f"error: {target}: No such file or directory", markup=False)
             sys.exit(EXIT_USAGE)
+        try:
+            data = read_bytes(
+                target,
+                FetchSettings.max_bytes,
+                follow_symlinks=True,
+                setting="the 10 MB page limit",
+            )
+        except SeedError as exc:
+            err.print(f"error: {target}: {exc}", markup=False)
+            sys.exit(EXIT_USAGE)
+        text, _charset = decode_body(data, None)
     article = article_from_html(text, origin=url or target, url=url)
     entry, warnings = to_entry(article, datetime.now(UTC).replace(microsecond=0))
     for message in warnings:
@@ -244,7 +263,7 @@ def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
 @config_option
 @click.option("--serve", "serve_", is_flag=True, help="Also serve feeds/ over HTTP.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="With --serve.")
-@click.option("--port", default=8080, show_default=True, type=int, help="With --serve.")
+@click.option("--port", default=8080, show_default=True, type=PORT, help="With --serve.")
 @verbosity
 def run_cmd(config_path: Path | None, serve_: bool, host: str, port: int) -> None:
     """Publish on the [schedule] cron, and whenever a seed changes (until SIGTERM)."""
@@ -265,7 +284,7 @@ def run_cmd(config_path: Path | None, serve_: bool, host: str, port: int) -> Non
 @cli.command("serve")
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=PORT)
 @verbosity
 def serve_cmd(config_path: Path | None, host: str, port: int) -> None:
     """Serve feeds/ for feed readers (ETag, 304, gzip), until Ctrl-C."""

@@ -6,6 +6,7 @@ Every path in the file is relative to the file's own folder. Any problem raises
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -157,6 +158,8 @@ def load_config(path: str | Path | None = None) -> Config:
 def _check(where: str, value: Any, expected: type, name: str) -> None:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return
+    if isinstance(value, float) and not math.isfinite(value):  # TOML has inf and nan
+        raise ConfigError(f"{where}: {name} must be a finite number, not {value}")
     ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
     if not ok:
         raise ConfigError(

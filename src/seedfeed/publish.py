@@ -27,6 +27,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .budget import PARSE_SECONDS, BudgetExceeded, time_limit
 from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .model import Entry
@@ -40,16 +41,15 @@ from .render import (
     FeedMeta,
     FeedSummary,
     ping_hub,
-    remove_stale_temp_files,
     render_feeds,
     render_index,
     render_json_feed,
     render_opml,
-    write_if_changed,
 )
-from .seeds import SeedError, SeedFile, decode, discover, parse_seed_text, read_bytes
+from .seeds import SeedError, SeedFile, discover, parse_seed_bytes, read_bytes
 from .sources import load_sources
 from .store import SeedRecord, Store, WebEntry, is_clean
+from .writer import remove_stale_temp_files, write_all
 
 if TYPE_CHECKING:
     from .harvest import SourceRun
@@ -118,6 +118,14 @@ def publish_lock(state_dir: Path, timeout: float = 60.0) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def describe_failure(exc: BaseException) -> str:
+    """One line for an unexpected failure of ``publish``, true about the feeds."""
+    written = getattr(exc, "seedfeed_written", None)
+    if written:
+        return f"publish failed after writing {', '.join(written)}: {exc!r}"
+    return f"publish failed, previous feeds left as they were: {exc!r}"
+
+
 def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 600.0) -> Report:
     """Run the pipeline once for ``config``. With ``dry_run`` nothing is written."""
     started = time.perf_counter()
@@ -130,9 +138,14 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 600.
             _run(config, report, store, write=False)
     else:
         with publish_lock(config.state_dir, lock_timeout), Store(config.state_dir) as store:
-            _run(config, report, store, write=True)
-            store.set("last_run", _summary(report))
-            store.commit()
+            try:
+                _run(config, report, store, write=True)
+                store.set("last_run", _summary(report))
+                store.commit()
+            except Exception as exc:
+                # What became of the feeds, for the one line that reports the failure.
+                exc.seedfeed_written = report.written  # type: ignore[attr-defined]
+                raise
     report.seconds = time.perf_counter() - started
     return report
 
@@ -211,12 +224,11 @@ def _run(config: Config, report: Report, store: Store, *, write: bool) -> None:
     outputs[OPML_NAME] = render_opml(config.title, config.base_url, summaries)
     if not write:
         return
-    # Every feed is rendered before any is written: a failure leaves all of them as
-    # they were, not some new and some old.
+    # Every output is rendered before any is written, and written all or none
+    # (writer.py): readers see this publish's files or the previous one's.
     remove_stale_temp_files(config.feeds_dir)
-    for name, data in outputs.items():
-        written = write_if_changed(config.feeds_dir / name, data)
-        (report.written if written else report.unchanged_files).append(name)
+    report.written = write_all(config.feeds_dir, outputs)
+    report.unchanged_files = [name for name in outputs if name not in report.written]
     # Committed after the feeds are written: a run killed before this point is redone in
     # full next time, and yields the same ids and dates because they come from mtimes.
     store.commit()
@@ -240,8 +252,12 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
     paths = SeedPaths(str(config.seeds_dir))
     scanned_ns = time.time_ns()
 
+    def reject(rel: str, reason: str) -> None:
+        report.seeds += 1
+        report.skip(rel, reason)
+
     def stale() -> Iterator[tuple[SeedFile, SeedRecord | None]]:
-        for seed in discover(config.seeds_dir):
+        for seed in discover(config.seeds_dir, reject):
             report.seeds += 1
             paths.note(seed)
             stat = stats.pop(seed.rel, None)
@@ -250,7 +266,7 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
             else:
                 yield seed, (store.seed(seed.rel) if stat is not None else None)
 
-    batch: list[SeedRecord] = []
+    batch: list[_Outcome] = []
     broken: list[str] = []
     for outcome in _refresh_all(stale(), config.max_seed_bytes, scanned_ns):
         for message in outcome.warnings:
@@ -261,20 +277,33 @@ def _refresh_seeds(config: Config, report: Report, store: Store) -> SeedPaths:
             continue
         report.parsed += outcome.parsed
         report.unchanged += not outcome.parsed
-        batch.append(outcome.record)
+        batch.append(outcome)
         if len(batch) >= 1000:
-            store.put_seeds(batch)
+            _save(store, batch)
             batch.clear()
-    store.put_seeds(batch)
+    _save(store, batch)
     # A seed that is still there but broken keeps its record, so its id and dates come
     # back with it; only files that are gone are forgotten.
     store.set_unpublishable(broken)
     store.forget_seeds(stats)
+    store.settle(scanned_ns // 1_000_000_000)
     # Duplicates are reported when they are read, not on every run (`check` reads all).
     for path, first, path_scanned_ns in store.duplicates():
         if path_scanned_ns == scanned_ns:
             report.warn(path, f"same article as {first}; published once")
     return paths
+
+
+def _save(store: Store, outcomes: list[_Outcome]) -> None:
+    """Keep the records of re-read seeds. A new seed of a link that an entry has had
+    (a seed edited to point there) joins that entry instead of starting another."""
+    records = [outcome.record for outcome in outcomes if outcome.record is not None]
+    links = [o.record.link for o in outcomes if o.new and o.record is not None and o.record.link]
+    known = store.ids_of_links(links) if links else {}
+    for outcome in outcomes:
+        if outcome.new and outcome.record is not None and outcome.record.link in known:
+            outcome.record.entry_id = known[outcome.record.link]
+    store.put_seeds(records)
 
 
 class SeedPaths:
@@ -310,6 +339,7 @@ class _Outcome:
     warnings: list[str] = field(default_factory=list)
     skipped: str = ""
     parsed: bool = False
+    new: bool = False  # the store knew no seed at this path
 
 
 _Task = tuple[SeedFile, SeedRecord | None, int, int]
@@ -318,12 +348,15 @@ _Task = tuple[SeedFile, SeedRecord | None, int, int]
 def _refresh_all(
     stale: Iterable[tuple[SeedFile, SeedRecord | None]], max_bytes: int, scanned_ns: int
 ) -> Iterator[_Outcome]:
-    """Re-read the stale seeds, in order; in worker processes when there are many."""
+    """Re-read the stale seeds, in order; in worker processes when there are many.
+
+    Both ways run ``_refresh`` on every seed, in the same order: the results are the same.
+    """
     tasks = ((seed, record, max_bytes, scanned_ns) for seed, record in stale)
     head = list(islice(tasks, PARALLEL_MIN))
-    workers = min(len(os.sched_getaffinity(0)), 8)
+    workers = parse_workers()
     if len(head) < PARALLEL_MIN or workers < 2:
-        yield from map(_refresh, head)
+        yield from map(_refresh, chain(head, tasks))
         return
     # fork is the cheapest start (the parser is already imported) and the workers only
     # run _refresh_chunk. A bounded window of chunks in flight keeps memory flat however
@@ -337,6 +370,18 @@ def _refresh_all(
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
+
+
+def parse_workers() -> int:
+    """How many processes parse a big cold run: the CPUs this process may use, at most
+    8; 1 (parse here) where processes cannot be forked."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return min(cpus, 8)
 
 
 def _chunks(items: Iterable[_Task], size: int) -> Iterator[list[_Task]]:
@@ -362,7 +407,7 @@ def _refresh_chunk(chunk: list[_Task]) -> list[_Outcome]:
 def _refresh(task: _Task) -> _Outcome:
     """Read one seed whose stat changed."""
     seed, record, max_bytes, scanned_ns = task
-    outcome = _Outcome(seed.rel)
+    outcome = _Outcome(seed.rel, new=record is None)
     try:
         data = read_bytes(seed.path, max_bytes)
     except SeedError as exc:
@@ -375,23 +420,29 @@ def _refresh(task: _Task) -> _Outcome:
         )
         return outcome
 
-    first_seen = record.first_seen if record else seed.mtime_ns // 1_000_000_000
+    # A file dated in the future (a wrong clock, a hostile touch) counts as made now: it
+    # must not sit on top of the feed for years.
+    mtime = min(seed.mtime_ns, scanned_ns) // 1_000_000_000
+    first_seen = record.first_seen if record else mtime
     try:
-        entry = _parse(seed.rel, data, first_seen, outcome.warnings)
+        entry, dated = _parse(seed.rel, data, first_seen, outcome.warnings)
     except SeedError as exc:
         outcome.skipped = str(exc)
         return outcome
     outcome.parsed = True
-    entry_hash = content_hash(entry)
-    published = int(entry.published.timestamp())
-    if record is not None and published == first_seen:
-        # No date of its own: keep the one it has (first sight, or its page's via enrich).
-        published = record.published
+    # What readers see, without the date a seed does not state (its first sight, which a
+    # copy of the file does not share).
+    entry_hash = content_hash(entry if dated else replace(entry, published=_NO_DATE))
+    if dated:
+        published = int(entry.published.timestamp())
+    else:  # the date it has: first sight, its page's (enrich), or its entry's
+        published = record.published if record else first_seen
     if record is None:
-        updated = int(entry.updated.timestamp())
+        updated = max(int(entry.updated.timestamp()), published)
     elif record.entry_hash != entry_hash:
-        # An edit readers will see: the entry's updated date moves to the edit's time.
-        updated = max(int(entry.updated.timestamp()), seed.mtime_ns // 1_000_000_000, published)
+        # An edit readers will see: updated moves to the edit's time (Store.settle keeps
+        # it from going back when the file's time is older, a restored backup).
+        updated = max(int(entry.updated.timestamp()), mtime, published)
     else:
         updated = record.updated
     outcome.record = SeedRecord(
@@ -405,19 +456,29 @@ def _refresh(task: _Task) -> _Outcome:
         first_seen=first_seen,
         published=published,
         updated=updated,
+        link=entry.link,
+        dated=dated,
     )
     return outcome
 
 
-def _parse(rel: str, data: bytes, first_seen: int, warnings: list[str] | None) -> Entry:
-    if not data:
-        raise SeedError("empty file")
-    text, decode_warnings = decode(data)
-    article = parse_seed_text(text, rel)
-    entry, more = to_entry(article, from_timestamp(first_seen))
+_NO_DATE = from_timestamp(0)
+
+
+def _parse(
+    rel: str, data: bytes, first_seen: int, warnings: list[str] | None
+) -> tuple[Entry, bool]:
+    """Parse and normalize one seed's bytes, within the time budget. Returns the entry
+    and whether the seed states its own date."""
+    try:
+        with time_limit(PARSE_SECONDS):
+            article = parse_seed_bytes(data, rel)
+            entry, more = to_entry(article, from_timestamp(first_seen))
+    except BudgetExceeded:
+        raise SeedError(f"took more than {PARSE_SECONDS:g} s to read (hostile or broken)") from None
     if warnings is not None:
-        warnings += decode_warnings + more
-    return entry
+        warnings += more
+    return entry, article.published is not None
 
 
 @dataclass
@@ -469,7 +530,7 @@ class _FeedBuilder:
         """
         try:
             data = read_bytes(self.paths[record.path], self.config.max_seed_bytes)
-            entry = _parse(record.path, data, record.first_seen, None)
+            entry, _dated = _parse(record.path, data, record.first_seen, None)
         except SeedError as exc:
             self.report.skip(record.path, str(exc))
             return None

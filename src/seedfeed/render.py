@@ -1,17 +1,37 @@
-"""Write feeds: feedgen builds Atom 1.0 and RSS 2.0 from entries, JSON Feed 1.1, an OPML
-list and an index page go beside them; files are replaced atomically and only when their
-bytes change. ``ping_hub`` tells a WebSub hub which feeds changed."""
+"""Render feeds to bytes: feedgen builds Atom 1.0 and RSS 2.0 from entries, JSON Feed 1.1,
+an OPML list and an index page go beside them (writer.py puts them on disk).
+``ping_hub`` tells a WebSub hub which feeds changed.
+
+What each output field carries is decided here, once per format and field, and nowhere
+else. An ``Entry`` holds plain text (title, summary, authors, tags) and sanitized HTML
+(``content_html``, from normalize). Text goes into a text field escaped by the writer
+of the format (lxml for XML, json for JSON Feed), and into a field that readers render
+as HTML only after ``as_html`` has escaped it:
+
+| field                                   | carries                                |
+| --------------------------------------- | -------------------------------------- |
+| Atom title, author, category            | text (type="text", the default)        |
+| Atom summary                            | HTML: the text summary, escaped        |
+| Atom content                            | HTML: content_html                     |
+| RSS title, dc:creator, category, guid   | text (readers show it as is)           |
+| RSS description                         | HTML: the text summary, escaped        |
+| RSS content:encoded                     | HTML: content_html                     |
+| JSON Feed title, summary, content_text  | text                                   |
+| JSON Feed content_html                  | HTML: content_html                     |
+| index.html text and attributes, OPML    | text, escaped for HTML / XML attributes |
+
+RSS ``<description>`` is the field readers render as HTML although most feeds put text
+in it: plain text with ``<img onerror=...>`` in it would run. Atom's summary takes the
+same escaped HTML (``type="html"``) so that both formats say the same thing.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from feedgen.ext.base import BaseExtension
@@ -49,7 +69,6 @@ class FeedSummary:
 
 
 ATOM_SUFFIX = ".atom.xml"
-TEMP_SUFFIX = ".tmp"
 RSS_SUFFIX = ".rss.xml"
 JSON_SUFFIX = ".json"
 INDEX_NAME = "index.html"
@@ -98,7 +117,6 @@ def render_feeds(
     fg.id(meta.url(ATOM_SUFFIX))
     fg.title(meta.title)
     fg.author({"name": meta.author})
-    fg.description(meta.description or meta.title)
     fg.generator("seedfeed", uri=PROJECT_URL)
     fg.docs("https://www.rssboard.org/rss-specification")
     if meta.language:
@@ -120,7 +138,7 @@ def render_feeds(
         fe.published(entry.published)
         fe.updated(entry.updated)
         if entry.summary:
-            fe.summary(entry.summary)
+            fe.summary(as_html(entry.summary), type="html")
         if entry.content_html:
             fe.content(entry.content_html, type="html")
         for tag in entry.tags:
@@ -130,18 +148,26 @@ def render_feeds(
     # point at that file, so the links are set anew before each rendering. The site link
     # goes last because feedgen makes the last link the RSS channel's <link>. (The hub
     # link only reaches Atom this way; _WebSubRss writes it into RSS.)
+    # The feed's description is text in Atom's subtitle, HTML in RSS's description.
+    description = meta.description or meta.title
     outputs = {}
     formats = (
-        (ATOM_SUFFIX, "application/atom+xml", fg.atom_str),
-        (RSS_SUFFIX, "application/rss+xml", fg.rss_str),
+        (ATOM_SUFFIX, "application/atom+xml", fg.atom_str, description),
+        (RSS_SUFFIX, "application/rss+xml", fg.rss_str, as_html(description)),
     )
-    for suffix, mime, to_bytes in formats:
+    for suffix, mime, to_bytes, about in formats:
+        fg.description(about)
         fg.link(href=meta.url(suffix), rel="self", type=mime, replace=True)
         if meta.hub:
             fg.link(href=meta.hub, rel="hub")
         fg.link(href=meta.base_url, rel="alternate", type="text/html")
         outputs[meta.name + suffix] = to_bytes(pretty=True)
     return outputs
+
+
+def as_html(text: str) -> str:
+    """Plain text as HTML that shows exactly that text (``<``, ``>``, ``&``, quotes escaped)."""
+    return escape(text, quote=True)
 
 
 def render_json_feed(meta: FeedMeta, entries: Sequence[Entry]) -> bytes:
@@ -316,56 +342,3 @@ def ping_hub(hub: str, topic_urls: Sequence[str], timeout: float = 10.0) -> list
                 more = f" ({left} more not sent)" if left else ""
                 return [f"publish ping for {topic} failed: {reason}{more}"]
     return []
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically replace ``path`` with ``data`` unless it already holds exactly that.
-
-    The bytes go to a temporary file in the same folder, are fsynced, then renamed over
-    the target, so a reader or a crash sees the old file or the new one, never a mix.
-    Returns True when the file was written.
-    """
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return True
-
-
-def remove_stale_temp_files(folder: Path) -> None:
-    """Delete temporary files that a killed run left behind (see ``write_if_changed``).
-
-    Called under the publish lock, so no other run is writing them."""
-    try:
-        leftovers = list(folder.glob(f".*{TEMP_SUFFIX}"))
-    except OSError:
-        return
-    for path in leftovers:
-        path.unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on folders; the rename is still atomic
-    finally:
-        os.close(fd)

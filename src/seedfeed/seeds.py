@@ -7,10 +7,12 @@ Parsing never trusts the input: any text gives an ``Article`` or a ``SeedError``
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,16 +41,23 @@ class SeedFile:
     mtime_ns: int
 
 
-def discover(seeds_dir: Path) -> Iterator[SeedFile]:
+def discover(
+    seeds_dir: Path, reject: Callable[[str, str], None] | None = None
+) -> Iterator[SeedFile]:
     """Yield the seed files below ``seeds_dir`` in a stable (sorted) order.
 
     Hidden files and folders, other extensions, non-regular files (FIFOs, sockets) and
     symlinked folders (loops) are skipped. A folder that cannot be listed is skipped too.
+    A file symlink is followed only when its target is inside ``seeds_dir``: a link to
+    ``/etc/passwd`` must not publish it. Such a link is passed to ``reject`` with the reason.
     """
-    yield from _walk(str(seeds_dir), "")
+    root = os.path.realpath(seeds_dir)
+    yield from _walk(str(seeds_dir), "", root + os.sep, reject)
 
 
-def _walk(folder: str, prefix: str) -> Iterator[SeedFile]:
+def _walk(
+    folder: str, prefix: str, root: str, reject: Callable[[str, str], None] | None
+) -> Iterator[SeedFile]:
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -59,16 +68,25 @@ def _walk(folder: str, prefix: str) -> Iterator[SeedFile]:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(entry.path, f"{prefix}{entry.name}/")
+                yield from _walk(entry.path, f"{prefix}{entry.name}/", root, reject)
                 continue
             if os.path.splitext(entry.name)[1].lower() not in SEED_SUFFIXES:
                 continue
             if not entry.is_file():  # follows file symlinks; drops FIFOs and broken links
                 continue
+            path = entry.path
+            if entry.is_symlink():
+                # Read the target itself (opened without following links), and only
+                # when it lies inside the seeds folder.
+                path = os.path.realpath(entry.path)
+                if not path.startswith(root):
+                    if reject is not None:
+                        reject(_display(prefix + entry.name), "symlink to a file outside seeds/")
+                    continue
             st = entry.stat()
         except OSError:
             continue
-        yield SeedFile(_display(prefix + entry.name), entry.path, st.st_size, st.st_mtime_ns)
+        yield SeedFile(_display(prefix + entry.name), path, st.st_size, st.st_mtime_ns)
 
 
 def _display(name: str) -> str:
@@ -81,34 +99,63 @@ def _display(name: str) -> str:
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def read_bytes(path: str | Path, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; ``SeedError`` when the file is larger or unreadable."""
-    # os.open/os.read with the file's own size: a third of the cost of open().read(),
-    # which matters at 100,000 seeds.
+def read_bytes(
+    path: str | Path,
+    limit: int,
+    *,
+    follow_symlinks: bool = False,
+    setting: str = "publish.max_seed_bytes",
+) -> bytes:
+    """Read the whole file under a cap of ``limit`` bytes; ``SeedError`` when the file is
+    larger or unreadable.
+
+    The file is read to its end, never trusted to be ``st_size`` long: ``/proc`` files say
+    0, a file being written grows, and ``/dev/zero`` never ends (the cap stops it). Without
+    ``follow_symlinks`` the last path component must not be a symlink (``discover`` gives
+    the resolved path of a link it accepted), so a link swapped in after the scan fails.
+    ``setting`` names the limit in the message.
+    """
+    flags = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise SeedError("vanished during the run") from None
     except PermissionError:
         raise SeedError("permission denied") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SeedError("became a symlink during the run") from None
         raise SeedError(f"cannot read: {exc.strerror or exc}") from None
     try:
-        remaining = min(os.fstat(fd).st_size, limit) + 1
-        parts = []
-        while remaining > 0 and (chunk := os.read(fd, remaining)):
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise SeedError("is a folder")
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+            raise SeedError("not a regular file")
+        # os.read with the file's own size first: one call for the usual file, a third
+        # of the cost of open().read(), which matters at 100,000 seeds. Then on to EOF.
+        want = min(st.st_size, limit) + 1
+        parts: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, max(want - total, 65536))
+            if not chunk:
+                break
             parts.append(chunk)
-            remaining -= len(chunk)
-    except IsADirectoryError:
-        raise SeedError("is a folder") from None
+            total += len(chunk)
+    except BlockingIOError:
+        raise SeedError("not a regular file") from None
     except OSError as exc:
+        if exc.errno == errno.EISDIR:
+            raise SeedError("is a folder") from None
         raise SeedError(f"cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-    data = parts[0] if len(parts) == 1 else b"".join(parts)
-    if len(data) > limit:
-        raise SeedError(f"larger than the {_size(limit)} limit (publish.max_seed_bytes)")
-    return data
+    if total > limit:
+        raise SeedError(f"larger than the {_size(limit)} limit ({setting})")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _size(n: int) -> str:
@@ -117,9 +164,36 @@ def _size(n: int) -> str:
 
 # --- decoding ---------------------------------------------------------------------------
 
-# Bytes that text files do not hold: C0 controls but tab, LF, FF, CR (and ESC, used by
-# some terminals' captures), and DEL. Deleting all other bytes counts them, in C.
-_TEXT_BYTES = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b in b"\t\n\x0c\r\x1b")
+# Bytes that text files do not hold: C0 controls but tab, LF and CR, and DEL. Deleting
+# every other byte counts them, in C.
+_TEXT_BYTES = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b in b"\t\n\r")
+_CONTROL_CHARS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Files that start like this are not text whatever their bytes look like further on.
+_MAGIC = (
+    b"\x89PNG\r\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"%PDF-", b"PK\x03\x04",
+    b"\x1f\x8b", b"\x7fELF", b"SQLite format 3\x00", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07", b"OggS\x00", b"\x1a\x45\xdf\xa3", b"wOFF", b"wOF2", b"\xca\xfe\xba\xbe",
+    b"\xcf\xfa\xed\xfe", b"\x00\x00\x01\x00", b"\x00\x01\x00\x00\x00",
+)  # fmt: skip
+_RIFF_KINDS = (b"WAVE", b"AVI ", b"WEBP")
+# More than this share of control bytes (and more than a couple) in the first 8 KB:
+# binary. Random bytes hold 11.7%, most binary formats more; an article with a stray
+# NUL, well under 1%.
+_BINARY_SHARE = 0.10
+_BINARY_MIN = 2
+
+
+def is_binary(data: bytes) -> bool:
+    """Whether ``data`` is not text: a known binary format, or too many control bytes.
+
+    Judged by proportion, not by one byte: a stray NUL in an article is a typo to clean
+    up, not a reason to drop the article.
+    """
+    if data.startswith(_MAGIC) or (data.startswith(b"RIFF") and data[8:12] in _RIFF_KINDS):
+        return True
+    head = data[:8192]
+    bad = len(head.translate(None, _TEXT_BYTES))
+    return bad > max(_BINARY_MIN, len(head) * _BINARY_SHARE)
 
 
 def decode(data: bytes) -> tuple[str, list[str]]:
@@ -127,40 +201,68 @@ def decode(data: bytes) -> tuple[str, list[str]]:
 
     UTF-8 (with or without BOM) and UTF-16 with BOM are read as such. Text that is
     mostly UTF-8 keeps its good characters (bad bytes become U+FFFD); anything else is
-    read as Windows-1252, then Latin-1. Binary data raises ``SeedError``.
+    read as Windows-1252, then Latin-1. Binary data raises ``SeedError``. Control
+    characters (but tab and line ends) are removed, with a warning that counts them.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16"), []
+            text, warnings = data.decode("utf-16"), []
         except UnicodeDecodeError:
             raise SeedError("invalid UTF-16") from None
+        return _without_controls(text, warnings)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    head = data[:8192]
-    if b"\x00" in head or len(head.translate(None, _TEXT_BYTES)) > max(8, len(head) // 20):
+    if is_binary(data):
         raise SeedError("binary file, not text")
     try:
-        return data.decode("utf-8"), []
+        text, warnings = data.decode("utf-8"), []
     except UnicodeDecodeError:
-        pass
+        text, warnings = _decode_legacy(data)
+    if len(data.translate(None, _TEXT_BYTES)):  # rare: only then is the text searched
+        return _without_controls(text, warnings)
+    return text, warnings
+
+
+def _decode_legacy(data: bytes) -> tuple[str, list[str]]:
     text = data.decode("utf-8", "replace")
-    bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
-    if good > bad:  # real UTF-8 with a few broken bytes: keep it rather than mangle it all
-        return text, [f"{bad} undecodable byte(s) replaced"]
+    if mostly_utf8(text):  # real UTF-8 with a few broken bytes: keep it, not mangle it all
+        return text, [f"{text.count(chr(0xFFFD))} undecodable byte(s) replaced"]
     try:
         return data.decode("cp1252"), ["not UTF-8; read as Windows-1252"]
     except UnicodeDecodeError:
         return data.decode("latin-1"), ["not UTF-8; read as Latin-1"]
 
 
+def mostly_utf8(text: str) -> bool:
+    """Whether ``text``, bytes decoded as UTF-8 with replacement, is UTF-8 with a few
+    broken bytes (to keep) rather than another charset: more good non-ASCII characters
+    than U+FFFD."""
+    bad = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return non_ascii - bad > bad
+
+
+def _without_controls(text: str, warnings: list[str]) -> tuple[str, list[str]]:
+    cleaned, count = _CONTROL_CHARS_TEXT.subn("", text)
+    if count:
+        warnings = [*warnings, f"{count} control character(s) removed"]
+    return cleaned, warnings
+
+
 def read_seed(seed: SeedFile, max_bytes: int) -> Article:
     """Read and parse one seed file into a raw ``Article``."""
-    data = read_bytes(seed.path, max_bytes)
+    return parse_seed_bytes(read_bytes(seed.path, max_bytes), seed.rel)
+
+
+def parse_seed_bytes(data: bytes, origin: str) -> Article:
+    """Decode and parse the bytes of a seed file; ``origin`` is its path below seeds/.
+
+    The one seed reader: publish, check and the library all come through here.
+    """
     if not data:
         raise SeedError("empty file")
     text, warnings = decode(data)
-    article = parse_seed_text(text, seed.rel)
+    article = parse_seed_text(text, origin)
     article.warnings[:0] = warnings
     return article
 
@@ -209,7 +311,10 @@ def parse_clipped(text: str, origin: str) -> Article:
     """Parse the clipped-article text format (title, byline, paragraphs, source line)."""
     # Clippers pad with no-break spaces; they are plain spaces here (str.replace is far
     # cheaper than collapsing every line with split/join, which render does anyway).
-    lines = [line.strip() for line in text.replace("\u00a0", " ").splitlines()]
+    # Only LF, CRLF and CR end a line here: str.splitlines would also cut at a form feed,
+    # U+2028 or U+0085 inside a title.
+    text = text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.strip() for line in text.split("\n")]
     blocks = _split_blocks(lines)
     article = Article(origin=origin, title=blocks[0][0])
     rest = [blocks[0][1:], *blocks[1:]] if len(blocks[0]) > 1 else blocks[1:]
@@ -341,8 +446,12 @@ def parse_markdown(text: str, origin: str) -> Article:
         import yaml  # lazily, like markdown_it: most projects have only text seeds
 
         text = text[m.end() :]
+        if len(m.group(2)) > MAX_FRONT_MATTER:
+            raise SeedError(f"front matter larger than {MAX_FRONT_MATTER // 1024} KB")
         try:
-            meta = tomllib.loads(m.group(2)) if m.group(1) == "+++" else yaml.safe_load(m.group(2))
+            meta = tomllib.loads(m.group(2)) if m.group(1) == "+++" else _load_yaml(m.group(2))
+        except FrontMatterBudget as exc:
+            raise SeedError(f"front matter refused: {exc}") from None
         # PyYAML raises ValueError for date-like values that are no dates (2021-13-45).
         except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
             article.warnings.append(f"front matter ignored: {_first_line(exc)}")
@@ -364,6 +473,46 @@ def parse_markdown(text: str, origin: str) -> Article:
         article.title = Path(origin).stem.replace("-", " ").replace("_", " ")
     article.content_html = _markdown().render(text)
     return article
+
+
+# The budget of front matter: a few fields of metadata need no more. YAML aliases are
+# refused outright (a 364-byte "billion laughs" expands to gigabytes), nesting is capped.
+MAX_FRONT_MATTER = 64 * 1024
+MAX_FRONT_MATTER_DEPTH = 20
+
+
+class FrontMatterBudget(Exception):
+    """Front matter that exceeds its budget (aliases, nesting); the seed is skipped."""
+
+
+def _load_yaml(text: str) -> Any:
+    loader = _budget_loader()(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+@lru_cache(maxsize=1)
+def _budget_loader() -> type:
+    """PyYAML's safe loader with the budget: no aliases, bounded nesting."""
+    import yaml
+
+    class BudgetLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise FrontMatterBudget("YAML aliases are not allowed")
+            self.depth += 1
+            if self.depth > MAX_FRONT_MATTER_DEPTH:
+                raise FrontMatterBudget(f"nested deeper than {MAX_FRONT_MATTER_DEPTH} levels")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BudgetLoader
 
 
 def _apply_front_matter(article: Article, meta: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_FILE = "state.sqlite3"
 
 _SCHEMA = """
@@ -31,10 +31,28 @@ CREATE TABLE IF NOT EXISTS seeds (
     first_seen  INTEGER NOT NULL,  -- file mtime when first seen, POSIX seconds
     published   INTEGER NOT NULL,
     updated     INTEGER NOT NULL,
-    ok          INTEGER NOT NULL DEFAULT 1  -- 0 while the file is unreadable or broken
+    ok          INTEGER NOT NULL DEFAULT 1,  -- 0 while the file is unreadable or broken
+    link        TEXT NOT NULL DEFAULT '',    -- its canonical link now ('' for none)
+    dated       INTEGER NOT NULL DEFAULT 0   -- 1 when the seed states its own date
 );
 CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id);
 CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, first_seen, path);
+-- The dates of an entry belong to its id, not to whichever seed gives it now: a
+-- duplicate taking over from a deleted seed, or a seed restored from a backup, moves
+-- neither. The seeds rows carry copies (for the index that picks the newest).
+CREATE TABLE IF NOT EXISTS entries (
+    entry_id    TEXT PRIMARY KEY,
+    published   INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,  -- never decreases
+    entry_hash  BLOB NOT NULL,     -- what readers were last shown
+    dated       INTEGER NOT NULL   -- published is the seed's own date
+);
+-- Every canonical link an entry has had: a new clip of a link that a seed was edited
+-- to is the same article, not a second entry.
+CREATE TABLE IF NOT EXISTS links (
+    link        TEXT PRIMARY KEY,
+    entry_id    TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS fetch_state (
     key           TEXT PRIMARY KEY,  -- Source.key(url): source name and configured URL
     url           TEXT NOT NULL,     -- where to fetch it now (after permanent redirects)
@@ -105,6 +123,8 @@ class SeedRecord:
     first_seen: int
     published: int
     updated: int
+    link: str = ""  # canonical link of the entry as the seed gives it now
+    dated: bool = False  # published is a date the seed states itself
 
 
 @dataclass(slots=True)
@@ -153,6 +173,33 @@ _ROW = attrgetter(*_NAMES)
 _INSERT = (
     f"INSERT OR REPLACE INTO seeds ({_COLUMNS}, ok) VALUES ({', '.join('?' * len(_NAMES))}, 1)"
 )
+# The winner of each touched id: the first-seen publishable seed (as in ``newest``).
+_SETTLE = """
+INSERT INTO entries (entry_id, published, updated, entry_hash, dated)
+SELECT s.entry_id, s.published, s.updated, s.entry_hash, s.dated
+FROM seeds AS s JOIN temp.touched USING (entry_id)
+WHERE s.ok = 1 AND NOT EXISTS (
+    SELECT 1 FROM seeds AS t
+    WHERE t.entry_id = s.entry_id AND t.ok = 1
+      AND (t.first_seen < s.first_seen OR (t.first_seen = s.first_seen AND t.path < s.path)))
+ORDER BY s.entry_id
+ON CONFLICT (entry_id) DO UPDATE SET
+    published = CASE WHEN excluded.dated THEN excluded.published ELSE entries.published END,
+    updated = CASE
+        WHEN excluded.entry_hash = entries.entry_hash THEN entries.updated
+        ELSE max(
+            CASE WHEN excluded.updated > entries.updated THEN excluded.updated ELSE :now END,
+            CASE WHEN excluded.dated THEN excluded.published ELSE entries.published END)
+        END,
+    entry_hash = excluded.entry_hash,
+    dated = excluded.dated
+"""
+_SETTLE_SEEDS = """
+UPDATE seeds SET published = e.published, updated = e.updated
+FROM entries AS e
+WHERE e.entry_id = seeds.entry_id AND seeds.entry_id IN (SELECT entry_id FROM temp.touched)
+  AND (seeds.published != e.published OR seeds.updated != e.updated)
+"""
 _S_COLUMNS = ", ".join(f"s.{name}" for name in _NAMES)
 
 
@@ -176,17 +223,57 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from None
 
     def _migrate(self) -> None:
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        """Create the schema, or bring an older one up to date, in one transaction."""
+        has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        row = None
+        if has_meta:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = int(row[0]) if row else 0
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: written by a newer seedfeed (schema {version}); upgrade seedfeed"
             )
-        if version < SCHEMA_VERSION:
+        if version == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if version:  # another process may have migrated while this one waited
+                row = self._db.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'"
+                ).fetchone()
+                version = int(row[0])
+            if version == SCHEMA_VERSION:
+                self._db.execute("COMMIT")
+                return
+            if version == 1:
+                self._db.execute("ALTER TABLE seeds ADD COLUMN link TEXT NOT NULL DEFAULT ''")
+                self._db.execute("ALTER TABLE seeds ADD COLUMN dated INTEGER NOT NULL DEFAULT 0")
+            # Statement by statement: executescript would commit the transaction.
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    self._db.execute(statement)
+            if version == 1:
+                self._migrate_v1()
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _migrate_v1(self) -> None:
+        """v1 -> v2: a seed's link is its id when the id is a link; every id's dates are
+        those of the seed that gives it today, and its links, the ids that are links."""
+        self._db.execute("UPDATE seeds SET link = entry_id WHERE entry_id LIKE 'http%'")
+        self._db.execute(
+            "INSERT OR IGNORE INTO links SELECT entry_id, entry_id FROM seeds"
+            " WHERE entry_id LIKE 'http%'"
+        )
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (entry_id TEXT PRIMARY KEY)")
+        self._db.execute("INSERT OR IGNORE INTO temp.touched SELECT entry_id FROM seeds")
+        self._db.execute(_SETTLE, {"now": 0})
+        self._db.execute("DELETE FROM temp.touched")
 
     def seed_stats(self) -> dict[str, Stat]:
         """Every remembered seed's path with its (size, mtime_ns, scanned_ns)."""
@@ -199,16 +286,66 @@ class Store:
         return SeedRecord(*row) if row else None
 
     def put_seeds(self, records: Iterable[SeedRecord]) -> None:
-        """Insert or replace seed records; they are published again (``ok``)."""
+        """Insert or replace seed records; they are published again (``ok``). Their ids
+        are settled (``settle``) at the end of the scan."""
+        records = list(records)
         self._db.executemany(_INSERT, map(_ROW, records))
+        self._db.executemany(
+            "INSERT OR IGNORE INTO links VALUES (?, ?)",
+            [(r.link, r.entry_id) for r in records if r.link],
+        )
+        self._touch(r.entry_id for r in records)
+
+    def ids_of_links(self, links: Iterable[str]) -> dict[str, str]:
+        """The entry ids that have had each of ``links`` (those known), so that a new seed
+        of a link some seed was edited to joins that entry."""
+        found: dict[str, str] = {}
+        wanted = list(dict.fromkeys(links))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                self._db.execute(
+                    f"SELECT link, entry_id FROM links WHERE link IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
 
     def set_unpublishable(self, paths: Iterable[str]) -> None:
         """Keep these seeds' records (ids, dates) but leave them out of the feeds."""
-        self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", ((p,) for p in paths))
+        paths = [(p,) for p in paths]
+        self._touch_paths(paths)
+        self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", paths)
 
     def forget_seeds(self, paths: Iterable[str]) -> None:
-        """Drop the records of seeds that are gone."""
-        self._db.executemany("DELETE FROM seeds WHERE path = ?", ((p,) for p in paths))
+        """Drop the records of seeds that are gone (their entries' dates stay known)."""
+        paths = [(p,) for p in paths]
+        self._touch_paths(paths)
+        self._db.executemany("DELETE FROM seeds WHERE path = ?", paths)
+
+    def _touch(self, entry_ids: Iterable[str]) -> None:
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (entry_id TEXT PRIMARY KEY)")
+        self._db.executemany(
+            "INSERT OR IGNORE INTO temp.touched VALUES (?)", ((i,) for i in entry_ids)
+        )
+
+    def _touch_paths(self, paths: list[tuple[str]]) -> None:
+        self._touch(
+            row[0]
+            for path in paths
+            for row in self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", path)
+        )
+
+    def settle(self, now: int) -> None:
+        """Give every entry whose seeds changed in this run its dates, from the seed that
+        publishes it (the first-seen one): ``published`` stays what the id first had
+        unless that seed states a date; ``updated`` moves forward, never back, and only
+        when what readers see changed (to ``now`` if the change looks older). An id with
+        no seed left keeps its dates for when one comes back."""
+        self._touch(())
+        self._db.execute(_SETTLE, {"now": now})
+        self._db.execute(_SETTLE_SEEDS)
+        self._db.execute("DELETE FROM temp.touched")
 
     def duplicates(self) -> list[tuple[str, str, int]]:
         """Seeds that repeat an entry id of an earlier seen one, which is published in
@@ -359,17 +496,25 @@ class Store:
     def enrichment(self, path: str) -> tuple[str, str, str] | None:
         """(link, image, description) fetched for the seed at ``path``, if any."""
         row = self._db.execute(
-            "SELECT link, image, description FROM enrichment AS e JOIN seeds AS s USING (path)"
+            "SELECT e.link, e.image, e.description FROM enrichment AS e"
+            " JOIN seeds AS s USING (path)"
             " WHERE path = ? AND e.digest = s.digest AND e.error IS NULL",
             (path,),
         ).fetchone()
         return (row[0], row[1], row[2]) if row else None
 
     def set_seed_published(self, path: str, published: int) -> None:
-        """Give a seed the date its page states (it had none of its own)."""
+        """Give a seed's entry the date its page states (the seed states none)."""
+        row = self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return
         self._db.execute(
-            "UPDATE seeds SET published = ?, updated = max(updated, ?) WHERE path = ?",
-            (published, published, path),
+            "UPDATE entries SET published = ?, updated = max(updated, ?) WHERE entry_id = ?",
+            (published, published, row[0]),
+        )
+        self._db.execute(
+            "UPDATE seeds SET published = ?, updated = max(updated, ?) WHERE entry_id = ?",
+            (published, published, row[0]),
         )
 
     # --- key-value --------------------------------------------------------------------
