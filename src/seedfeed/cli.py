@@ -207,7 +207,7 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
                 target,
                 FetchSettings.max_bytes,
                 follow_symlinks=True,
-                setting="the 10 MB page limit",
+                setting="fetch.max_bytes",
             )
         except SeedError as exc:
             err.print(f"error: {target}: {exc}", markup=False)
