@@ -330,8 +330,13 @@ def test_a_v1_store_is_migrated(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "warning: b.txt: same article as a.txt; published once" in result.stderr
     assert _store_rows(tmp_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    # The first seed goes: its entry keeps its dates, the copy takes over.
+    (tmp_path / "seeds" / "a.txt").unlink()
+    run_publish(config)
     assert _store_rows(tmp_path, "SELECT entry_id, published FROM entries") == [(LINK, T0)]
-    assert _store_rows(tmp_path, "SELECT link, entry_id FROM links") == [(LINK, LINK)]
+    assert (
+        atom_date(atom_entry(tmp_path / "feeds" / "all.atom.xml", "Story copy"), "published") == T0
+    )
 
 
 # --- 6. the code that runs is the code that is tested ---------------------------------------

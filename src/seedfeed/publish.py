@@ -440,9 +440,10 @@ def _refresh(task: _Task) -> _Outcome:
     if record is None:
         updated = max(int(entry.updated.timestamp()), published)
     elif record.entry_hash != entry_hash:
-        # An edit readers will see: updated moves to the edit's time (Store.settle keeps
-        # it from going back when the file's time is older, a restored backup).
-        updated = max(int(entry.updated.timestamp()), mtime, published)
+        # An edit readers will see: updated moves forward to the edit's time, or to now
+        # when the file's time is older than what readers have (a restored backup).
+        edited = max(int(entry.updated.timestamp()), mtime, published)
+        updated = edited if edited > record.updated else scanned_ns // 1_000_000_000
     else:
         updated = record.updated
     outcome.record = SeedRecord(

@@ -37,9 +37,11 @@ CREATE TABLE IF NOT EXISTS seeds (
 );
 CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id);
 CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, first_seen, path);
--- The dates of an entry belong to its id, not to whichever seed gives it now: a
--- duplicate taking over from a deleted seed, or a seed restored from a backup, moves
--- neither. The seeds rows carry copies (for the index that picks the newest).
+-- The dates of an entry belong to its id, not to whichever seed gives it now. While one
+-- seed gives an id, that seed's row holds them; when the seed that publishes an id goes
+-- (deleted, or broken), they are kept here, so that a duplicate taking over, or the
+-- seed coming back, has them. The seeds rows of an id carry copies (for the index that
+-- picks the newest entries).
 CREATE TABLE IF NOT EXISTS entries (
     entry_id    TEXT PRIMARY KEY,
     published   INTEGER NOT NULL,
@@ -47,8 +49,8 @@ CREATE TABLE IF NOT EXISTS entries (
     entry_hash  BLOB NOT NULL,     -- what readers were last shown
     dated       INTEGER NOT NULL   -- published is the seed's own date
 );
--- Every canonical link an entry has had: a new clip of a link that a seed was edited
--- to is the same article, not a second entry.
+-- Every canonical link an entry has had besides its id: a new clip of a link that a
+-- seed was edited to is the same article, not a second entry.
 CREATE TABLE IF NOT EXISTS links (
     link        TEXT PRIMARY KEY,
     entry_id    TEXT NOT NULL
@@ -173,15 +175,26 @@ _ROW = attrgetter(*_NAMES)
 _INSERT = (
     f"INSERT OR REPLACE INTO seeds ({_COLUMNS}, ok) VALUES ({', '.join('?' * len(_NAMES))}, 1)"
 )
-# The winner of each touched id: the first-seen publishable seed (as in ``newest``).
-_SETTLE = """
-INSERT INTO entries (entry_id, published, updated, entry_hash, dated)
-SELECT s.entry_id, s.published, s.updated, s.entry_hash, s.dated
-FROM seeds AS s JOIN temp.touched USING (entry_id)
-WHERE s.ok = 1 AND NOT EXISTS (
+# A seed that publishes its id: the first-seen publishable one (as in ``newest``).
+_WINNER = """
+s.ok = 1 AND NOT EXISTS (
     SELECT 1 FROM seeds AS t
     WHERE t.entry_id = s.entry_id AND t.ok = 1
       AND (t.first_seen < s.first_seen OR (t.first_seen = s.first_seen AND t.path < s.path)))
+"""
+# Keep the dates of the entry a leaving seed publishes.
+_REMEMBER = f"""
+INSERT OR REPLACE INTO entries (entry_id, published, updated, entry_hash, dated)
+SELECT entry_id, published, updated, entry_hash, dated FROM seeds AS s
+WHERE s.path = ? AND {_WINNER}
+"""
+# Settle each touched id (it has a row in entries) against the seed that publishes it
+# now. CROSS JOIN makes SQLite walk the few touched ids, not every seed.
+_SETTLE = f"""
+INSERT INTO entries (entry_id, published, updated, entry_hash, dated)
+SELECT s.entry_id, s.published, s.updated, s.entry_hash, s.dated
+FROM temp.touched AS k CROSS JOIN seeds AS s ON s.entry_id = k.entry_id
+WHERE {_WINNER}
 ORDER BY s.entry_id
 ON CONFLICT (entry_id) DO UPDATE SET
     published = CASE WHEN excluded.dated THEN excluded.published ELSE entries.published END,
@@ -213,6 +226,8 @@ class Store:
         else:
             state_dir.mkdir(parents=True, exist_ok=True)
             self.path = state_dir / STATE_FILE
+        self._touched: set[str] = set()  # ids to settle (see ``settle``)
+        self._entries_known = False  # the entries table has a row (checked once)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -246,14 +261,14 @@ class Store:
                 self._db.execute("COMMIT")
                 return
             if version == 1:
+                # v1 -> v2: seeds learn their link and whether they state a date; the
+                # entries and links tables start empty (they fill as seeds go or move).
                 self._db.execute("ALTER TABLE seeds ADD COLUMN link TEXT NOT NULL DEFAULT ''")
                 self._db.execute("ALTER TABLE seeds ADD COLUMN dated INTEGER NOT NULL DEFAULT 0")
             # Statement by statement: executescript would commit the transaction.
             for statement in _SCHEMA.split(";\n"):
                 if statement.strip():
                     self._db.execute(statement)
-            if version == 1:
-                self._migrate_v1()
             self._db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -261,19 +276,6 @@ class Store:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-
-    def _migrate_v1(self) -> None:
-        """v1 -> v2: a seed's link is its id when the id is a link; every id's dates are
-        those of the seed that gives it today, and its links, the ids that are links."""
-        self._db.execute("UPDATE seeds SET link = entry_id WHERE entry_id LIKE 'http%'")
-        self._db.execute(
-            "INSERT OR IGNORE INTO links SELECT entry_id, entry_id FROM seeds"
-            " WHERE entry_id LIKE 'http%'"
-        )
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (entry_id TEXT PRIMARY KEY)")
-        self._db.execute("INSERT OR IGNORE INTO temp.touched SELECT entry_id FROM seeds")
-        self._db.execute(_SETTLE, {"now": 0})
-        self._db.execute("DELETE FROM temp.touched")
 
     def seed_stats(self) -> dict[str, Stat]:
         """Every remembered seed's path with its (size, mtime_ns, scanned_ns)."""
@@ -286,19 +288,29 @@ class Store:
         return SeedRecord(*row) if row else None
 
     def put_seeds(self, records: Iterable[SeedRecord]) -> None:
-        """Insert or replace seed records; they are published again (``ok``). Their ids
-        are settled (``settle``) at the end of the scan."""
+        """Insert or replace seed records; they are published again (``ok``). A record of
+        an id whose dates the store keeps (``entries``) is settled by ``settle``."""
         records = list(records)
         self._db.executemany(_INSERT, map(_ROW, records))
         self._db.executemany(
             "INSERT OR IGNORE INTO links VALUES (?, ?)",
-            [(r.link, r.entry_id) for r in records if r.link],
+            [(r.link, r.entry_id) for r in records if r.link and r.link != r.entry_id],
         )
-        self._touch(r.entry_id for r in records)
+        if self._has_entries():
+            ids = [r.entry_id for r in records]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT entry_id FROM entries WHERE entry_id IN ({marks})", chunk
+                )
+                self._touched.update(row[0] for row in rows)
 
     def ids_of_links(self, links: Iterable[str]) -> dict[str, str]:
-        """The entry ids that have had each of ``links`` (those known), so that a new seed
-        of a link some seed was edited to joins that entry."""
+        """The entry id that each of ``links`` belongs to, for those that an entry has had
+        besides its own id: a new seed of such a link joins that entry."""
+        if self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM links)").fetchone()[0]:
+            return {}
         found: dict[str, str] = {}
         wanted = list(dict.fromkeys(links))
         for start in range(0, len(wanted), 500):
@@ -314,38 +326,51 @@ class Store:
     def set_unpublishable(self, paths: Iterable[str]) -> None:
         """Keep these seeds' records (ids, dates) but leave them out of the feeds."""
         paths = [(p,) for p in paths]
-        self._touch_paths(paths)
+        self._leaving(paths)
         self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", paths)
 
     def forget_seeds(self, paths: Iterable[str]) -> None:
         """Drop the records of seeds that are gone (their entries' dates stay known)."""
         paths = [(p,) for p in paths]
-        self._touch_paths(paths)
+        self._leaving(paths)
         self._db.executemany("DELETE FROM seeds WHERE path = ?", paths)
 
-    def _touch(self, entry_ids: Iterable[str]) -> None:
-        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (entry_id TEXT PRIMARY KEY)")
-        self._db.executemany(
-            "INSERT OR IGNORE INTO temp.touched VALUES (?)", ((i,) for i in entry_ids)
-        )
+    def _leaving(self, paths: list[tuple[str]]) -> None:
+        """Seeds about to leave the feeds: the dates of the entries they publish are kept,
+        for a duplicate that takes over or the seed coming back."""
+        if not paths:
+            return
+        self._db.executemany(_REMEMBER, paths)
+        for path in paths:
+            row = self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", path).fetchone()
+            if row is not None:
+                self._touched.add(row[0])
+        self._entries_known = True
 
-    def _touch_paths(self, paths: list[tuple[str]]) -> None:
-        self._touch(
-            row[0]
-            for path in paths
-            for row in self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", path)
-        )
+    def _has_entries(self) -> bool:
+        if not self._entries_known:
+            self._entries_known = bool(
+                self._db.execute("SELECT EXISTS (SELECT 1 FROM entries)").fetchone()[0]
+            )
+        return self._entries_known
 
     def settle(self, now: int) -> None:
-        """Give every entry whose seeds changed in this run its dates, from the seed that
-        publishes it (the first-seen one): ``published`` stays what the id first had
-        unless that seed states a date; ``updated`` moves forward, never back, and only
-        when what readers see changed (to ``now`` if the change looks older). An id with
-        no seed left keeps its dates for when one comes back."""
-        self._touch(())
+        """Give every entry whose dates the store keeps, and whose seeds changed in this
+        run, its dates from the seed that publishes it now: ``published`` stays what the
+        id had unless that seed states a date; ``updated`` moves forward (to ``now`` when
+        the change looks older), never back, and only when what readers see changed. An
+        id with no seed left keeps its dates for when one comes back. The ids' seeds rows
+        take the settled dates."""
+        if not self._touched:
+            return
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (entry_id TEXT PRIMARY KEY)")
+        self._db.executemany(
+            "INSERT OR IGNORE INTO temp.touched VALUES (?)", ((i,) for i in self._touched)
+        )
         self._db.execute(_SETTLE, {"now": now})
         self._db.execute(_SETTLE_SEEDS)
         self._db.execute("DELETE FROM temp.touched")
+        self._touched.clear()
 
     def duplicates(self) -> list[tuple[str, str, int]]:
         """Seeds that repeat an entry id of an earlier seen one, which is published in
