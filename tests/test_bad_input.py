@@ -15,7 +15,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-import seedfeed.publish
+import seedfeed.scan
 from helpers import (
     NS,
     T0,
@@ -388,7 +388,7 @@ def test_unreadable_seed(tmp_path: Path, refuse_reads: Callable[[Path], None]) -
 
 def test_seed_deleted_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = make_project(tmp_path, {**GOOD, "gone.txt": seed_text("Gone soon")})
-    real_discover = seedfeed.publish.discover
+    real_discover = seedfeed.scan.discover
 
     def discover_then_delete(seeds_dir: Path, *args: object) -> Iterator[SeedFile]:
         for seed in real_discover(seeds_dir, *args):
@@ -396,7 +396,7 @@ def test_seed_deleted_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
                 os.unlink(seed.path)  # scanned, then deleted before it is read
             yield seed
 
-    monkeypatch.setattr(seedfeed.publish, "discover", discover_then_delete)
+    monkeypatch.setattr(seedfeed.scan, "discover", discover_then_delete)
     outcome = publish_config(config)
     assert outcome.exit_code == 0
     only_warning(outcome, "gone.txt", "skipped: vanished during the run")

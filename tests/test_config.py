@@ -41,20 +41,20 @@ class TestMinimal:
         path = _write(tmp_path, MINIMAL)
         cfg = load_config(path)
         assert isinstance(cfg, Config)
-        assert cfg.title == "My Feed"
-        assert cfg.base_url == "https://ex.com/feeds/"
-        assert cfg.path == path
+        assert cfg.site.title == "My Feed"
+        assert cfg.site.base_url == "https://ex.com/feeds/"
+        assert cfg.file == path
         assert cfg.root == tmp_path
-        assert cfg.author == ""
-        assert cfg.max_entries == 50
-        assert cfg.max_seed_bytes == 2 * 1024 * 1024
+        assert cfg.site.author == ""
+        assert cfg.publish.max_entries == 50
+        assert cfg.publish.max_seed_bytes == 2 * 1024 * 1024
 
     def test_default_paths_relative_to_config(self, tmp_path: Path) -> None:
         cfg = load_config(_write(tmp_path / "proj", MINIMAL))
         root = (tmp_path / "proj").resolve()
-        assert cfg.seeds_dir == root / "seeds"
-        assert cfg.feeds_dir == root / "feeds"
-        assert cfg.state_dir == root / ".seedfeed"
+        assert cfg.paths.seeds == root / "seeds"
+        assert cfg.paths.feeds == root / "feeds"
+        assert cfg.paths.state == root / ".seedfeed"
 
     def test_paths_resolved_from_config_folder_not_cwd(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -66,34 +66,34 @@ class TestMinimal:
         monkeypatch.chdir(elsewhere)
         cfg = load_config(Path("..") / "proj" / CONFIG_NAME)
         root = (tmp_path / "proj").resolve()
-        assert cfg.seeds_dir == root / "in" / "seeds"
-        assert cfg.feeds_dir == tmp_path.resolve() / "public"
-        assert cfg.state_dir == root / "st"
-        assert cfg.path.is_absolute()
+        assert cfg.paths.seeds == root / "in" / "seeds"
+        assert cfg.paths.feeds == tmp_path.resolve() / "public"
+        assert cfg.paths.state == root / "st"
+        assert cfg.file.is_absolute()
 
     def test_folder_argument(self, tmp_path: Path) -> None:
         _write(tmp_path, MINIMAL)
-        assert load_config(tmp_path).title == "My Feed"
+        assert load_config(tmp_path).site.title == "My Feed"
         assert find_config(tmp_path) == (tmp_path / CONFIG_NAME).absolute()
 
     def test_default_is_cwd(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         _write(tmp_path, MINIMAL)
         monkeypatch.chdir(tmp_path)
-        assert load_config().title == "My Feed"
+        assert load_config().site.title == "My Feed"
 
     def test_bom_accepted(self, tmp_path: Path) -> None:
         path = tmp_path / CONFIG_NAME
         path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
-        assert load_config(path).title == "My Feed"
+        assert load_config(path).site.title == "My Feed"
 
     def test_base_url_keeps_trailing_slash(self, tmp_path: Path) -> None:
         cfg = load_config(_write(tmp_path, MINIMAL.replace("/feeds", "/feeds/")))
-        assert cfg.base_url == "https://ex.com/feeds/"
+        assert cfg.site.base_url == "https://ex.com/feeds/"
 
     def test_default_feed(self, tmp_path: Path) -> None:
         text = MINIMAL + 'description = "D"\n[publish]\nmax_entries = 7\n'
         cfg = load_config(_write(tmp_path, text))
-        (feed,) = cfg.feeds
+        (feed,) = cfg.all_feeds()
         assert feed.name == DEFAULT_FEED
         assert feed.title == "My Feed"
         assert feed.description == "D"
@@ -118,13 +118,13 @@ class TestMinimal:
             'include = ["news/*"]\n'
         )
         cfg = load_config(_write(tmp_path, text))
-        assert cfg.title == "Site"
-        assert cfg.author == "Ann"
-        assert cfg.language == "en"
-        assert cfg.max_entries == 20
-        assert cfg.max_seed_bytes == 4096
-        assert [f.name for f in cfg.feeds] == ["all", "all-news", "iran"]
-        news, iran = cfg.feeds[1], cfg.feeds[2]
+        assert cfg.site.title == "Site"
+        assert cfg.site.author == "Ann"
+        assert cfg.site.language == "en"
+        assert cfg.publish.max_entries == 20
+        assert cfg.publish.max_seed_bytes == 4096
+        assert [f.name for f in cfg.all_feeds()] == ["all", "all-news", "iran"]
+        news, iran = cfg.feeds
         assert news.title == "Site: all-news"
         assert news.max_entries == 20
         assert iran.title == "Iran"
@@ -232,7 +232,7 @@ class TestErrors:
         except ConfigError as exc:
             assert "site.title" in str(exc)
         else:
-            assert cfg.title.isprintable()
+            assert cfg.site.title.isprintable()
 
 
 class TestFeedsErrors:
@@ -255,7 +255,7 @@ class TestFeedsErrors:
     def test_feed_without_include_takes_no_seeds(self, tmp_path: Path) -> None:
         path = tmp_path / "config.toml"
         path.write_text(MINIMAL + '[feeds.news]\ntitle = "Only sources"\n', encoding="utf-8")
-        news = load_config(path).feeds[1]
+        (news,) = load_config(path).feeds
         assert (news.name, news.title, news.include) == ("news", "Only sources", ())
 
     @pytest.mark.parametrize("value", [0, -5, 10_001])
@@ -278,8 +278,8 @@ class TestParseConfig:
     def test_parse_config_directly(self, tmp_path: Path) -> None:
         raw = {"site": {"title": "T", "base_url": "https://ex.com"}}
         cfg = parse_config(raw, tmp_path / CONFIG_NAME)
-        assert cfg.base_url == "https://ex.com/"
-        assert cfg.seeds_dir == (tmp_path / "seeds").resolve()
+        assert cfg.site.base_url == "https://ex.com/"
+        assert cfg.paths.seeds == (tmp_path / "seeds").resolve()
 
     def test_error_type(self) -> None:
         assert issubclass(ConfigError, Exception)

@@ -240,7 +240,7 @@ def test_tick_ignores_disabled_sources(project: Path, monkeypatch: pytest.Monkey
     daemon.tick()
     assert calls == ["a source is due"]  # never fetched: due
     with Store(project.parent / ".seedfeed") as store:
-        store.put_fetch_state(FetchState("s https://ex.org/a", "https://ex.org/a", disabled=1))
+        store.put_fetch_state(FetchState("s", "https://ex.org/a", disabled=True))
         store.commit()
     calls.clear()
     daemon.tick()

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from escaping_check import check_outputs, html_problems, html_text, text_problems
-from helpers import NS, atom_entries, make_project, parse_feed, rss_items, run_publish
+from helpers import NS, atom_entries, make_project, rss_items, run_publish
 
 # --- hostile strings -------------------------------------------------------------------
 
@@ -221,7 +221,9 @@ def html_page(f: Fields, token: str, *, markup: bool) -> str:
         return text if markup else escape(text, quote=False)
 
     ld = json.dumps({"@type": "NewsArticle", "headline": f.title, "author": {"name": f.author}})
-    ld = ld.replace("</", "<\\/")  # JSON in a <script> must not close it
+    # JSON in a <script> must not close it ("</script>") nor escape it ("<!--" then
+    # "<script" keeps the script open to the end of the page, in browsers as in lxml).
+    ld = ld.replace("<", "\\u003c")
     bullets = "".join(f"<li>{body(b)}</li>" for b in f.bullets)
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{escape(f.title)}</title>'
@@ -313,10 +315,9 @@ def check_publish(root: Path, kind: str, f: Fields, token: str, site: tuple[str,
     report = run_publish(config)
     feeds = root / "feeds"
 
-    problems = check_outputs(feeds)  # XML, feedparser, JSON, and nothing live anywhere
+    # Strict XML, feedparser without bozo, JSON, and nothing live anywhere.
+    problems = check_outputs(feeds)
     assert not problems, "\n".join(problems[:20])
-    for path in feeds.glob("*.xml"):
-        parse_feed(path)
 
     if report.skipped:
         # Only one reason to skip a seed made of text: it holds so many control
@@ -450,7 +451,7 @@ def test_every_hostile_string_in_every_field_is_inert(tmp_path: Path) -> None:
 PROPERTY = settings(
     max_examples=120,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 PLAIN = Fields("Title", "first paragraph", "why", ("one",), "Ann Lee", ("t",), "s", "https://e.x/")
 
@@ -480,3 +481,44 @@ def test_publish_is_inert_for_any_seed(
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         check_publish(Path(folder), kind, f, token, site)
+
+
+# --- known bugs ------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="render_feeds: for an entry with content but no summary (content that is only an "
+    "image; or a summary that is only markup) feedgen puts content_html into RSS <description> "
+    "and writes no <content:encoded>, against render.py's table (description: the text "
+    "summary, escaped; content:encoded: content_html)",
+)
+def test_rss_item_without_summary_keeps_the_table(tmp_path: Path) -> None:
+    seed = "---\ntitle: Photo\n---\n\n![A heron](https://ex.com/heron.jpg)\n"
+    config = make_project(tmp_path, {"photo.md": seed})
+    run_publish(config)
+    feeds = tmp_path / "feeds"
+    [entry] = atom_entries(feeds / "all.atom.xml")
+    [item] = rss_items(feeds / "all.rss.xml")
+    content = entry.findtext("atom:content", "", NS)
+    assert "<img" in content
+    assert item.findtext("content:encoded", None, NS) == content
+    description = item.findtext("description", "")
+    assert html_problems("RSS description", description, allow_elements=False) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="normalize.summarize keeps a seed's own summary even when nothing is left of it "
+    "once its markup is dropped (front matter summary: '<img src=x onerror=alert(1)>'): the "
+    "entry has no summary at all instead of its first paragraph",
+)
+def test_summary_of_only_markup_falls_back_to_the_text(tmp_path: Path) -> None:
+    seed = (
+        "---\ntitle: Only markup\nsummary: '<img src=x onerror=alert(1)>'\n---\n\n"
+        "The first paragraph.\n\nThe second one.\n"
+    )
+    config = make_project(tmp_path, {"markup.md": seed})
+    run_publish(config)
+    [item] = json.loads((tmp_path / "feeds" / "all.json").read_text(encoding="utf-8"))["items"]
+    assert item.get("summary") == "The first paragraph."

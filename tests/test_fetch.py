@@ -26,6 +26,7 @@ from werkzeug import Request, Response
 
 import seedfeed.fetch
 from seedfeed import PROJECT_URL, __version__
+from seedfeed.config import ConfigError
 from seedfeed.fetch import (
     BACKOFF_MAX,
     Fetcher,
@@ -462,9 +463,9 @@ def test_too_many_redirects(httpserver: HTTPServer) -> None:
     for i in range(5):
         redirect(httpserver, f"/hop{i}", 302, f"/hop{i + 1}")
     httpserver.expect_request("/hop5").respond_with_data(b"end")
-    with Fetcher(FetchSettings(allow_private=True, max_redirects=5)) as fetcher:
+    with Fetcher(FetchSettings(allow_private=True), max_redirects=5) as fetcher:
         assert fetcher.fetch(httpserver.url_for("/hop0")).text == "end"
-    with Fetcher(FetchSettings(allow_private=True, max_redirects=4)) as fetcher:
+    with Fetcher(FetchSettings(allow_private=True), max_redirects=4) as fetcher:
         error = fail(fetcher, httpserver.url_for("/hop0"))
     assert error.reason == "too many redirects (more than 4)"
 
@@ -912,7 +913,7 @@ def test_next_retry_respects_retry_after() -> None:
 
 
 def test_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="per_host"):
+    with pytest.raises(ConfigError, match=r"fetch\.per_host"):
         FetchSettings(per_host=0)
-    with pytest.raises(ValueError, match="deadline"):
+    with pytest.raises(ConfigError, match=r"fetch\.deadline"):
         FetchSettings(deadline=0)

@@ -194,8 +194,8 @@ def test_gone_disables_and_moved_updates(tmp_path: Path, httpserver: HTTPServer)
     messages = " | ".join(f"{o}: {m}" for o, m in report.warnings)
     assert "disabled" in messages and "moved permanently" in messages
     with Store(tmp_path / ".seedfeed") as store:
-        states = {s.key.split()[0]: s for s in store.fetch_states()}
-    assert states["gone"].disabled == 1
+        states = {s.source: s for s in store.fetch_states()}
+    assert states["gone"].disabled
     assert states["moved"].url == httpserver.url_for("/new")
     assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Moved"]
 

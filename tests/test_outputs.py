@@ -35,11 +35,11 @@ from seedfeed.model import Entry
 from seedfeed.render import (
     FeedMeta,
     FeedSummary,
-    ping_hub,
     render_index,
     render_json_feed,
     render_opml,
 )
+from seedfeed.websub import ping_hub
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 FORMATS = {
@@ -312,7 +312,7 @@ def test_feeds_carry_the_hub(tmp_path: Path, httpserver: HTTPServer) -> None:
     hub = httpserver.url_for("/hub")
     httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
     config = _hub_config(tmp_path, hub)
-    assert load_config(config).websub_hub == hub
+    assert load_config(config).websub.hub == hub
     run_publish(config)
     feeds = tmp_path / "feeds"
     for name in ("all", "science"):
@@ -399,7 +399,6 @@ def test_ping_hub_never_raises() -> None:
     [
         ('"hub.example.com"', "absolute http(s) URL"),
         ('"ftp://hub.example.com/"', "absolute http(s) URL"),
-        ('""', "absolute http(s) URL"),
         ("3", "websub.hub must be a string"),
     ],
 )
@@ -411,7 +410,7 @@ def test_websub_hub_is_validated(tmp_path: Path, value: str, message: str) -> No
 
 def test_no_websub_section_means_no_hub(tmp_path: Path) -> None:
     config = make_project(tmp_path, _seeds())
-    assert load_config(config).websub_hub == ""
+    assert load_config(config).websub.hub == ""
     run_publish(config)
     assert b'rel="hub"' not in (tmp_path / "feeds" / "all.atom.xml").read_bytes()
     assert b'rel="hub"' not in (tmp_path / "feeds" / "all.rss.xml").read_bytes()

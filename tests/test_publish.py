@@ -355,9 +355,9 @@ def test_paths_are_relative_to_the_config_folder(
     monkeypatch.chdir(elsewhere)
 
     loaded = load_config(config)
-    assert loaded.seeds_dir == (tmp_path / "site" / "input").resolve()
-    assert loaded.feeds_dir == (root / "public" / "feeds").resolve()
-    assert loaded.state_dir == (tmp_path / "site" / "var" / "state").resolve()
+    assert loaded.paths.seeds == (tmp_path / "site" / "input").resolve()
+    assert loaded.paths.feeds == (root / "public" / "feeds").resolve()
+    assert loaded.paths.state == (tmp_path / "site" / "var" / "state").resolve()
     report = publish(loaded)
     assert report.entries == {"all": 1}
     assert atom_titles(root / "public" / "feeds" / "all.atom.xml") == ["Alpha"]
@@ -600,7 +600,7 @@ def test_killed_publisher_leaves_no_stray_processes(tmp_path: Path) -> None:
 def test_lock_held_makes_second_publish_fail(tmp_path: Path) -> None:
     config_path = make_project(tmp_path, {"a.txt": seed_text("Alpha")})
     config = load_config(config_path)
-    with publish_lock(config.state_dir, timeout=1):
+    with publish_lock(config.paths.state, timeout=1):
         started = time.monotonic()
         with pytest.raises(LockTimeout, match="another publish"):
             publish(config, lock_timeout=0.2)
@@ -627,15 +627,16 @@ def test_vanished_between_scan_and_render(tmp_path: Path, monkeypatch: pytest.Mo
     real = seedfeed.seeds.read_bytes
     calls: dict[str, int] = {}
 
-    def read_then_vanish(path: str | Path, limit: int) -> bytes:
+    def read_then_vanish(path: str | Path, limit: int, **options: object) -> bytes:
         name = os.path.basename(path)
         calls[name] = calls.get(name, 0) + 1
-        data = real(path, limit)
+        data = real(path, limit, **options)  # type: ignore[arg-type]
         if name == "b.txt":
             os.unlink(path)
         return data
 
-    monkeypatch.setattr("seedfeed.publish.read_bytes", read_then_vanish)
+    monkeypatch.setattr("seedfeed.scan.read_bytes", read_then_vanish)
+    monkeypatch.setattr("seedfeed.choose.read_bytes", read_then_vanish)
     report = run_publish(config)
     assert report.warnings == []
     titles = atom_titles(tmp_path / "feeds" / "all.atom.xml")

@@ -170,18 +170,18 @@ def test_self_links_and_feed_metadata(published: tuple[Path, Report]) -> None:
     config = load_config(project / "config.toml")
     atom = xml(project / "feeds" / "all.atom.xml")
     self_links = [ln.get("href") for ln in atom.findall("atom:link[@rel='self']", NS)]
-    assert self_links == [config.base_url + "all.atom.xml"]
-    assert atom.findtext("atom:id", None, NS) == config.base_url + "all.atom.xml"
-    assert atom.findtext("atom:title", None, NS) == config.title
+    assert self_links == [config.site.base_url + "all.atom.xml"]
+    assert atom.findtext("atom:id", None, NS) == config.site.base_url + "all.atom.xml"
+    assert atom.findtext("atom:title", None, NS) == config.site.title
 
     rss = xml(project / "feeds" / "all.rss.xml")
     rss_self = [ln.get("href") for ln in rss.findall("channel/atom:link[@rel='self']", NS)]
-    assert rss_self == [config.base_url + "all.rss.xml"]
-    assert rss.findtext("channel/link") == config.base_url
+    assert rss_self == [config.site.base_url + "all.rss.xml"]
+    assert rss.findtext("channel/link") == config.site.base_url
 
     science = xml(project / "feeds" / "science.atom.xml")
     assert [ln.get("href") for ln in science.findall("atom:link[@rel='self']", NS)] == [
-        config.base_url + "science.atom.xml"
+        config.site.base_url + "science.atom.xml"
     ]
 
 

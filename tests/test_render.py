@@ -9,8 +9,9 @@ import feedparser
 import pytest
 from lxml import etree
 
+from seedfeed.formats import ATOM_SUFFIX, RSS_SUFFIX
 from seedfeed.model import Entry
-from seedfeed.render import ATOM_SUFFIX, RSS_SUFFIX, FeedMeta, render_feeds
+from seedfeed.render import FeedMeta, render_feeds
 
 BASE = "https://ex.com/feeds/"
 FALLBACK = datetime(2020, 1, 1, tzinfo=UTC)

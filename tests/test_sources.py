@@ -33,7 +33,6 @@ def test_minimal_source_defaults(tmp_path: Path) -> None:
         10,
         True,
     )
-    assert source.key("https://ex.org/post") == "blog https://ex.org/post"
 
 
 def test_full_source(tmp_path: Path) -> None:

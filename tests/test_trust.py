@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 import seedfeed.budget
-import seedfeed.publish
+import seedfeed.scan
 from helpers import (
     NS,
     T0,
@@ -131,7 +131,7 @@ def test_front_matter_over_its_budget_skips_the_seed(front: str, reason: str) ->
 
 def test_a_slow_parse_is_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # markdown-it takes time quadratic in a run of "[": 400 KB of it, over a second.
-    monkeypatch.setattr(seedfeed.publish, "PARSE_SECONDS", 0.2)
+    monkeypatch.setattr(seedfeed.scan, "PARSE_SECONDS", 0.2)
     config = make_project(
         tmp_path, {"slow.md": "# Slow\n\n" + "[" * 400_000, "good.txt": seed_text("Good")}
     )
@@ -314,31 +314,6 @@ def test_only_line_ends_end_the_title(separator: str) -> None:
     assert [b.text for b in article.blocks] == ["Body text."]
 
 
-def test_a_v1_store_is_migrated(tmp_path: Path) -> None:
-    config = make_project(tmp_path, {"a.txt": seed_text("Story", link=LINK)})
-    run_publish(config)
-    state = tmp_path / ".seedfeed" / "state.sqlite3"
-    # Make it a v1 store: no id table, no link history, no link or dated columns.
-    with sqlite3.connect(state) as db:
-        db.executescript(
-            "DROP TABLE entries; DROP TABLE links;"
-            " ALTER TABLE seeds DROP COLUMN link; ALTER TABLE seeds DROP COLUMN dated;"
-            " UPDATE meta SET value = '1' WHERE key = 'schema_version';"
-        )
-    write_seed(tmp_path / "seeds", "b.txt", seed_text("Story copy", link=LINK), T0 + 50)
-    result = invoke(["publish", "-c", str(config)])
-    assert result.exit_code == 0, result.stderr
-    assert "warning: b.txt: same article as a.txt; published once" in result.stderr
-    assert _store_rows(tmp_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
-    # The first seed goes: its entry keeps its dates, the copy takes over.
-    (tmp_path / "seeds" / "a.txt").unlink()
-    run_publish(config)
-    assert _store_rows(tmp_path, "SELECT entry_id, published FROM entries") == [(LINK, T0)]
-    assert (
-        atom_date(atom_entry(tmp_path / "feeds" / "all.atom.xml", "Story copy"), "published") == T0
-    )
-
-
 # --- 6. the code that runs is the code that is tested ---------------------------------------
 
 
@@ -369,13 +344,13 @@ def _state(root: Path) -> list[tuple[object, ...]]:
 def test_serial_and_parallel_paths_give_identical_stores_and_feeds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(seedfeed.publish, "PARALLEL_MIN", 100)
-    monkeypatch.setattr(seedfeed.publish, "_CHUNK", 25)
+    monkeypatch.setattr(seedfeed.scan, "PARALLEL_MIN", 100)
+    monkeypatch.setattr(seedfeed.scan, "_CHUNK", 25)
     outputs = {}
     for workers in (1, 2):
         root = tmp_path / f"w{workers}"
         config = _corpus(root, 400)
-        monkeypatch.setattr(seedfeed.publish, "parse_workers", lambda w=workers: w)
+        monkeypatch.setattr(seedfeed.scan, "parse_workers", lambda w=workers: w)
         report = run_publish(config)
         assert report.seeds == 400 and report.parsed == 300 and len(report.skipped) == 100
         outputs[workers] = (
@@ -417,7 +392,7 @@ def _seedfeed() -> list[str]:
 def test_without_affinity_the_cpu_count_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "sched_getaffinity")
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
-    assert seedfeed.publish.parse_workers() == 3
+    assert seedfeed.scan.parse_workers() == 3
 
 
 # --- 8. smaller holes ------------------------------------------------------------------------

@@ -237,12 +237,9 @@ def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
     from .clip import clip_text, seed_path, write_seed
     from .extract import article_from_html, page_text
     from .fetch import Fetcher, FetchError
-    from .harvest import settings_for
 
     config = _load(config_path)
-    settings = replace(
-        settings_for(config), allow_private=allow_private or config.fetch.allow_private
-    )
+    settings = replace(config.fetch, allow_private=allow_private or config.fetch.allow_private)
     try:
         with Fetcher(settings) as fetcher:
             result = fetcher.fetch(url)
@@ -254,7 +251,7 @@ def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
     if not body.strip():
         err.print(f"error: {url}: no article text found on the page", markup=False)
         sys.exit(EXIT_FAILURE)
-    path = seed_path(config.seeds_dir, article.title or url)
+    path = seed_path(config.paths.seeds, article.title or url)
     write_seed(path, clip_text(article, body, article.link or result.final_url))
     click.echo(str(path))
 
@@ -293,9 +290,9 @@ def serve_cmd(config_path: Path | None, host: str, port: int) -> None:
     config = _load(config_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    err.print(f"serving {config.feeds_dir} on http://{host}:{port}/", markup=False)
+    err.print(f"serving {config.paths.feeds} on http://{host}:{port}/", markup=False)
     try:
-        serve(config.feeds_dir, host, port, stop)
+        serve(config.paths.feeds, host, port, stop)
     except OSError as exc:
         err.print(f"error: cannot serve on {host}:{port}: {exc.strerror or exc}", markup=False)
         sys.exit(EXIT_USAGE)

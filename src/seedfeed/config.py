@@ -1,7 +1,11 @@
-"""Read and validate ``config.toml`` once, into typed dataclasses.
+"""The configuration: one settings dataclass per section of ``config.toml``.
 
-Every path in the file is relative to the file's own folder. Any problem raises
-``ConfigError`` with one line that names the file and the key.
+The dataclasses mirror the file (``[site]`` is ``SiteSettings``, ``[fetch]`` is
+``FetchSettings``, ...); the file's schema (which keys, which types) is read off their
+fields, and each validates its own values, so a ``Config`` built in code is checked
+exactly as one loaded from a file. Every relative path is resolved against the project's
+folder (the config file's). Any problem raises ``ConfigError``: one line naming the key,
+and the file when there is one.
 """
 
 from __future__ import annotations
@@ -9,12 +13,31 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
+from .errors import SeedfeedError
 from .normalize import clean_text
+
+__all__ = [
+    "CONFIG_NAME",
+    "DEFAULT_FEED",
+    "Config",
+    "ConfigError",
+    "FeedSpec",
+    "FetchSettings",
+    "PathSettings",
+    "PublishSettings",
+    "ScheduleSettings",
+    "SeedSettings",
+    "SiteSettings",
+    "WebSubSettings",
+    "find_config",
+    "load_config",
+    "parse_config",
+]
 
 CONFIG_NAME = "config.toml"
 DEFAULT_FEED = "all"
@@ -22,8 +45,135 @@ MAX_ENTRIES_LIMIT = 10_000
 FEED_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message names the file and the key."""
+class ConfigError(SeedfeedError):
+    """The configuration cannot be used; the message names the key (and the file)."""
+
+
+def _http_url(value: str, key: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{key} must be an absolute http(s) URL, not {value!r}")
+    return value
+
+
+def _set(settings: object, name: str, value: Any) -> None:
+    object.__setattr__(settings, name, value)  # normalizing a frozen dataclass
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """``[site]``: what the feeds say about themselves."""
+
+    title: str
+    base_url: str  # where feeds/ is served; ends with "/"
+    author: str = ""  # the feed's author (defaults to the title)
+    description: str = ""
+    language: str = ""
+
+    def __post_init__(self) -> None:
+        # Feed text must be XML-safe: a control character written as an escape goes.
+        for name in ("title", "author", "description", "language"):
+            _set(self, name, clean_text(getattr(self, name)))
+        if not self.title:
+            raise ConfigError("site.title is required")
+        if not self.base_url.strip():
+            raise ConfigError("site.base_url is required")
+        base_url = _http_url(self.base_url, "site.base_url")
+        _set(self, "base_url", base_url if base_url.endswith("/") else base_url + "/")
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """``[paths]``: where things are; relative paths start at the project's folder."""
+
+    seeds: Path = Path("seeds")
+    feeds: Path = Path("feeds")
+    state: Path = Path(".seedfeed")
+    sources: Path = Path("sources")
+
+    def resolved(self, root: Path) -> PathSettings:
+        """These paths made absolute against ``root``."""
+        return PathSettings(*((root / getattr(self, f.name)).resolve() for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """``[publish]``: how much each feed shows and how big a seed may be."""
+
+    max_entries: int = 50  # newest entries kept in each feed
+    max_seed_bytes: int = 2 * 1024 * 1024  # larger seed files are skipped with a warning
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_entries <= MAX_ENTRIES_LIMIT:
+            raise ConfigError(f"publish.max_entries must be between 1 and {MAX_ENTRIES_LIMIT}")
+        if self.max_seed_bytes < 1024:
+            raise ConfigError("publish.max_seed_bytes must be at least 1024")
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """``[fetch]``: limits and manners of every fetch (sources, enrich, extract, clip).
+    Times are seconds."""
+
+    allow_private: bool = False  # private, loopback, link-local, reserved addresses refused
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    deadline: float = 30.0  # wall-clock time for the whole request, body included
+    max_bytes: int = 10 * 1024 * 1024  # cap on the (decoded) body
+    concurrency: int = 8  # requests in flight
+    per_host: int = 2  # requests in flight to one host
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "deadline"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):  # "not >" refuses nan too
+                raise ConfigError(f"fetch.{name} must be a positive number of seconds")
+        for name in ("max_bytes", "concurrency", "per_host"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"fetch.{name} must be positive")
+
+
+@dataclass(frozen=True)
+class SeedSettings:
+    """``[seeds]``: what is done with seeds besides reading them."""
+
+    enrich: bool = False  # fetch each seed's link to fill its date, image, ...
+
+
+@dataclass(frozen=True)
+class WebSubSettings:
+    """``[websub]``: the hub every feed names and every changing publish pings."""
+
+    hub: str = ""  # "" for none
+
+    def __post_init__(self) -> None:
+        if self.hub:
+            _set(self, "hub", _http_url(self.hub, "websub.hub"))
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """``[schedule]``: when ``seedfeed run`` republishes (crontab syntax, 0 = Sunday)."""
+
+    cron: str = "*/15 * * * *"
+    timezone: str = "UTC"
+    jitter: int = 0  # seconds of random delay, so many instances do not fetch at once
+    misfire_grace: int = 300  # a run missed by less than this (a suspend) still happens
+    watch: bool = True  # republish within seconds when a seed is added, edited or deleted
+
+    def __post_init__(self) -> None:
+        if self.jitter < 0 or self.misfire_grace < 1:
+            raise ConfigError("schedule.jitter must be >= 0 and misfire_grace >= 1")
+        if (self.cron, self.timezone) == ("*/15 * * * *", "UTC"):
+            return  # the defaults are valid; APScheduler costs 40 ms to import
+        from .schedule import ScheduleError, cron_trigger
+
+        try:
+            cron_trigger(self.cron, self.timezone)
+        except ScheduleError as exc:
+            key = "timezone" if "time zone" in str(exc) else "cron"
+            raise ConfigError(f"schedule.{key}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -33,97 +183,69 @@ class FeedSpec:
     name: str
     title: str
     description: str = ""
-    include: tuple[str, ...] = ("*",)
+    include: tuple[str, ...] = ("*",)  # globs over paths below seeds/; () takes no seeds
     max_entries: int = 50
 
-
-@dataclass(frozen=True)
-class FetchOptions:
-    """``[fetch]``: how web pages are fetched (see fetch.FetchSettings)."""
-
-    allow_private: bool = False
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    deadline: float = 30.0
-    max_bytes: int = 10 * 1024 * 1024
-    concurrency: int = 8
-    per_host: int = 2
-
-
-@dataclass(frozen=True)
-class ScheduleOptions:
-    """``[schedule]``: when ``seedfeed run`` republishes (crontab syntax, 0 = Sunday)."""
-
-    cron: str = "*/15 * * * *"
-    timezone: str = "UTC"
-    jitter: int = 0  # seconds of random delay, so many instances do not fetch at once
-    misfire_grace: int = 300  # a run missed by less than this (a suspend) still happens
-    watch: bool = True  # republish within seconds when a seed is added, edited or deleted
+    def __post_init__(self) -> None:
+        if not FEED_NAME_RE.match(self.name):
+            raise ConfigError(
+                f"feeds.{self.name}: a feed name is lowercase letters, digits, - and _"
+            )
+        if not 1 <= self.max_entries <= MAX_ENTRIES_LIMIT:
+            raise ConfigError(
+                f"feeds.{self.name}.max_entries must be between 1 and {MAX_ENTRIES_LIMIT}"
+            )
+        _set(self, "title", clean_text(self.title))
+        _set(self, "description", clean_text(self.description))
+        _set(self, "include", tuple(self.include))
 
 
 @dataclass(frozen=True)
 class Config:
-    """The validated configuration of one project."""
+    """The validated configuration of one project.
 
-    path: Path
-    title: str
-    base_url: str
-    author: str = ""
-    description: str = ""
-    language: str = ""
-    seeds_dir: Path = Path("seeds")
-    feeds_dir: Path = Path("feeds")
-    state_dir: Path = Path(".seedfeed")
-    max_entries: int = 50
-    max_seed_bytes: int = 2 * 1024 * 1024
-    feeds: tuple[FeedSpec, ...] = field(default_factory=tuple)
-    sources_dir: Path = Path("sources")
-    fetch: FetchOptions = field(default_factory=lambda: FetchOptions())
-    enrich_seeds: bool = False
-    websub_hub: str = ""  # [websub] hub: pinged when feeds change; "" for none
-    schedule: ScheduleOptions = field(default_factory=lambda: ScheduleOptions())
+    Build one in code with at least a root folder and a ``SiteSettings``; every other
+    section has its defaults. Paths are resolved against ``root``.
+    """
 
-    @property
-    def root(self) -> Path:
-        """The folder holding the config file; every relative path starts here."""
-        return self.path.parent
+    root: Path  # the project's folder: relative paths start here
+    site: SiteSettings
+    paths: PathSettings = field(default_factory=PathSettings)
+    publish: PublishSettings = field(default_factory=PublishSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    seeds: SeedSettings = field(default_factory=SeedSettings)
+    websub: WebSubSettings = field(default_factory=WebSubSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    feeds: tuple[FeedSpec, ...] = ()  # the [feeds.NAME] feeds, besides the default one
+    file: Path | None = None  # the config file it was read from, if any
+
+    def __post_init__(self) -> None:
+        root = Path(self.root).expanduser().resolve()
+        _set(self, "root", root)
+        _set(self, "paths", self.paths.resolved(root))
+        names = [spec.name for spec in self.feeds]
+        if DEFAULT_FEED in names or len(set(names)) != len(names):
+            raise ConfigError(f"feeds: each feed name once, and not {DEFAULT_FEED!r}")
+
+    def all_feeds(self) -> tuple[FeedSpec, ...]:
+        """Every feed the seeds fill: the default one (all seeds), then ``feeds``."""
+        default = FeedSpec(
+            DEFAULT_FEED,
+            self.site.title,
+            self.site.description,
+            ("*",),
+            self.publish.max_entries,
+        )
+        return (default, *self.feeds)
 
 
-# The schema: section -> key -> (type, required). Types are checked exactly
-# (``bool`` is not accepted where an ``int`` is wanted; ``float`` takes ints too).
-_SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
-    "site": {
-        "title": (str, True),
-        "base_url": (str, True),
-        "author": (str, False),
-        "description": (str, False),
-        "language": (str, False),
-    },
-    "paths": {
-        "seeds": (str, False),
-        "feeds": (str, False),
-        "state": (str, False),
-        "sources": (str, False),
-    },
-    "publish": {"max_entries": (int, False), "max_seed_bytes": (int, False)},
-    "fetch": {
-        "allow_private": (bool, False),
-        "connect_timeout": (float, False),
-        "read_timeout": (float, False),
-        "deadline": (float, False),
-        "max_bytes": (int, False),
-        "concurrency": (int, False),
-        "per_host": (int, False),
-    },
-    "seeds": {"enrich": (bool, False)},
-    "websub": {"hub": (str, False)},
-    "schedule": {
-        "cron": (str, False),
-        "timezone": (str, False),
-        "jitter": (int, False),
-        "misfire_grace": (int, False),
-        "watch": (bool, False),
-    },
+# --- reading config.toml ----------------------------------------------------------------
+
+# The file's sections, read off Config's fields: section name -> settings class.
+_SECTIONS: dict[str, type] = {
+    f.name: hint
+    for f in fields(Config)
+    if isinstance(hint := get_type_hints(Config)[f.name], type) and f.name not in ("root",)
 }
 _FEED_KEYS: dict[str, type] = {
     "title": str,
@@ -155,16 +277,94 @@ def load_config(path: str | Path | None = None) -> Config:
     return parse_config(raw, path)
 
 
-def _check(where: str, value: Any, expected: type, name: str) -> None:
+def parse_config(raw: dict[str, Any], path: Path) -> Config:
+    """Validate a parsed TOML document; ``path`` is the file it came from."""
+    try:
+        return _parse(raw, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _parse(raw: dict[str, Any], path: Path) -> Config:
+    sections: dict[str, Any] = {}
+    for name, body in raw.items():
+        if name == "feeds":
+            continue
+        kind = _SECTIONS.get(name)
+        if kind is None:
+            raise ConfigError(f"unknown section [{name}]")
+        _check(body, dict, f"[{name}]")
+        sections[name] = kind(**_section(name, kind, body))
+    if "site" not in sections:
+        raise ConfigError("site.title is required")
+    return Config(
+        root=path.parent,
+        feeds=tuple(_feeds(raw.get("feeds", {}), sections["site"].title, sections)),
+        file=path,
+        **sections,
+    )
+
+
+def _section(name: str, kind: type, body: dict[str, Any]) -> dict[str, Any]:
+    """The keys of one section, each checked against its field's type."""
+    types = get_type_hints(kind)
+    for key, value in body.items():
+        if key not in types:
+            raise ConfigError(f"unknown key {name}.{key}")
+        expected = types[key]
+        _check(value, str if expected is Path else expected, f"{name}.{key}")
+    required = [f.name for f in fields(kind) if f.name not in body and _required(f)]
+    if required:
+        raise ConfigError(f"{name}.{required[0]} is required")
+    return {key: Path(value) if types[key] is Path else value for key, value in body.items()}
+
+
+def _required(item: Any) -> bool:
+    from dataclasses import MISSING
+
+    return item.default is MISSING and item.default_factory is MISSING
+
+
+def _feeds(raw: Any, site_title: str, sections: dict[str, Any]) -> list[FeedSpec]:
+    _check(raw, dict, "[feeds]")
+    publish = sections.get("publish", PublishSettings())
+    specs = []
+    for name, body in sorted(raw.items()):
+        if not FEED_NAME_RE.match(name) or name == DEFAULT_FEED:
+            raise ConfigError(
+                f"feeds.{name}: a feed name is lowercase letters, digits, - and _"
+                f" (and not {DEFAULT_FEED!r}, the default feed)"
+            )
+        _check(body, dict, f"[feeds.{name}]")
+        for key, value in body.items():
+            if key not in _FEED_KEYS:
+                raise ConfigError(f"unknown key feeds.{name}.{key}")
+            _check(value, _FEED_KEYS[key], f"feeds.{name}.{key}")
+        include = body.get("include", [])  # none: a feed that only sources fill
+        for pattern in include:
+            _check(pattern, str, f"feeds.{name}.include[]")
+        specs.append(
+            FeedSpec(
+                name=name,
+                title=body.get("title", f"{site_title}: {name}"),
+                description=body.get("description", ""),
+                include=tuple(include),
+                max_entries=body.get("max_entries", publish.max_entries),
+            )
+        )
+    return specs
+
+
+def _check(value: Any, expected: type, name: str) -> None:
+    """Types are checked exactly: ``bool`` is no ``int``; ``float`` takes ints too, but
+    not TOML's inf and nan."""
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return
-    if isinstance(value, float) and not math.isfinite(value):  # TOML has inf and nan
-        raise ConfigError(f"{where}: {name} must be a finite number, not {value}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, not {value}")
     ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
     if not ok:
-        raise ConfigError(
-            f"{where}: {name} must be {_type_name(expected)}, not {_type_name(type(value))}"
-        )
+        raise ConfigError(f"{name} must be {_type_name(expected)}, not {_type_name(type(value))}")
 
 
 def _type_name(kind: type) -> str:
@@ -178,142 +378,6 @@ def _type_name(kind: type) -> str:
     }.get(kind, kind.__name__)
 
 
-def _hub_url(raw: dict[str, Any], where: str) -> str:
-    """``[websub] hub``: the hub every feed names and every run pings, or ""."""
-    if "hub" not in raw:
-        return ""
-    hub = raw["hub"].strip()
-    parts = urlsplit(hub)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{where}: websub.hub must be an absolute http(s) URL, not {hub!r}")
-    return hub
-
-
-def parse_config(raw: dict[str, Any], path: Path) -> Config:
-    """Validate a parsed TOML document; ``path`` is where it came from."""
-    where = str(path)
-    for section, body in raw.items():
-        if section == "feeds":
-            continue
-        if section not in _SCHEMA:
-            raise ConfigError(f"{where}: unknown section [{section}]")
-        _check(where, body, dict, f"[{section}]")
-        for key, value in body.items():
-            if key not in _SCHEMA[section]:
-                raise ConfigError(f"{where}: unknown key {section}.{key}")
-            _check(where, value, _SCHEMA[section][key][0], f"{section}.{key}")
-    # Feed text must be XML-safe: a control character written as a TOML escape is dropped.
-    site = {
-        k: clean_text(v) if k != "base_url" else v.strip() for k, v in raw.get("site", {}).items()
-    }
-    for key, (_, required) in _SCHEMA["site"].items():
-        if required and not site.get(key):
-            raise ConfigError(f"{where}: site.{key} is required")
-
-    base_url = site["base_url"].strip()
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"{where}: site.base_url must be an absolute http(s) URL, not {base_url!r}"
-        )
-    if not base_url.endswith("/"):
-        base_url += "/"
-
-    publish = raw.get("publish", {})
-    max_entries = publish.get("max_entries", 50)
-    if not 1 <= max_entries <= MAX_ENTRIES_LIMIT:
-        raise ConfigError(f"{where}: publish.max_entries must be between 1 and {MAX_ENTRIES_LIMIT}")
-    max_seed_bytes = publish.get("max_seed_bytes", Config.max_seed_bytes)
-    if max_seed_bytes < 1024:
-        raise ConfigError(f"{where}: publish.max_seed_bytes must be at least 1024")
-
-    root = path.parent
-    paths = raw.get("paths", {})
-
-    def resolve(key: str, default: str) -> Path:
-        return (root / paths.get(key, default)).resolve()
-
-    fetch = FetchOptions(**raw.get("fetch", {}))
-    for key in (
-        "connect_timeout",
-        "read_timeout",
-        "deadline",
-        "max_bytes",
-        "concurrency",
-        "per_host",
-    ):
-        if not getattr(fetch, key) > 0:  # "not >" refuses nan too
-            raise ConfigError(f"{where}: fetch.{key} must be positive")
-
-    title = site["title"]
-    feeds = [FeedSpec(DEFAULT_FEED, title, site.get("description", ""), ("*",), max_entries)]
-    feeds += _parse_feeds(raw.get("feeds", {}), where, title, max_entries)
-    return Config(
-        path=path,
-        title=title,
-        base_url=base_url,
-        author=site.get("author", ""),
-        description=site.get("description", ""),
-        language=site.get("language", ""),
-        seeds_dir=resolve("seeds", "seeds"),
-        feeds_dir=resolve("feeds", "feeds"),
-        state_dir=resolve("state", ".seedfeed"),
-        max_entries=max_entries,
-        max_seed_bytes=max_seed_bytes,
-        feeds=tuple(feeds),
-        sources_dir=resolve("sources", "sources"),
-        fetch=fetch,
-        enrich_seeds=raw.get("seeds", {}).get("enrich", False),
-        websub_hub=_hub_url(raw.get("websub", {}), where),
-        schedule=_parse_schedule(raw.get("schedule", {}), where),
-    )
-
-
-def _parse_schedule(raw: dict[str, Any], where: str) -> ScheduleOptions:
-    options = ScheduleOptions(**raw)
-    if not raw:  # the defaults are valid; APScheduler costs 40 ms to import
-        return options
-    from .schedule import ScheduleError, cron_trigger
-
-    try:
-        cron_trigger(options.cron, options.timezone)
-    except ScheduleError as exc:
-        key = "timezone" if "time zone" in str(exc) else "cron"
-        raise ConfigError(f"{where}: schedule.{key}: {exc}") from None
-    if options.jitter < 0 or options.misfire_grace < 1:
-        raise ConfigError(f"{where}: schedule.jitter must be >= 0 and misfire_grace >= 1")
-    return options
-
-
-def _parse_feeds(raw: Any, where: str, site_title: str, max_entries: int) -> list[FeedSpec]:
-    _check(where, raw, dict, "[feeds]")
-    specs = []
-    for name, body in sorted(raw.items()):
-        if not FEED_NAME_RE.match(name) or name == DEFAULT_FEED:
-            raise ConfigError(
-                f"{where}: feeds.{name}: a feed name is lowercase letters, digits, - and _"
-                f" (and not {DEFAULT_FEED!r}, the default feed)"
-            )
-        _check(where, body, dict, f"[feeds.{name}]")
-        for key, value in body.items():
-            if key not in _FEED_KEYS:
-                raise ConfigError(f"{where}: unknown key feeds.{name}.{key}")
-            _check(where, value, _FEED_KEYS[key], f"feeds.{name}.{key}")
-        include = body.get("include", [])  # none: a feed that only sources fill
-        for pattern in include:
-            _check(where, pattern, str, f"feeds.{name}.include[]")
-        feed_max = body.get("max_entries", max_entries)
-        if not 1 <= feed_max <= MAX_ENTRIES_LIMIT:
-            raise ConfigError(
-                f"{where}: feeds.{name}.max_entries must be between 1 and {MAX_ENTRIES_LIMIT}"
-            )
-        specs.append(
-            FeedSpec(
-                name=name,
-                title=clean_text(body.get("title", f"{site_title}: {name}")),
-                description=clean_text(body.get("description", "")),
-                include=tuple(include),
-                max_entries=feed_max,
-            )
-        )
-    return specs
+def with_fetch(config: Config, **changes: Any) -> Config:
+    """``config`` with some ``[fetch]`` settings changed (``allow_private`` for a command)."""
+    return replace(config, fetch=replace(config.fetch, **changes))

@@ -31,7 +31,7 @@ from .config import Config, ConfigError, load_config
 from .publish import LockTimeout, PublishError, publish
 from .schedule import cron_trigger, zone
 from .seeds import SEED_SUFFIXES
-from .store import Store, StoreError
+from .store import StoreError, open_store
 
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -110,14 +110,11 @@ class Daemon:
         sources = [s for s in _enabled_sources(self.config) if s.schedule]
         if not sources or self._stopping:
             return
-        now = time.time()
         try:
-            with Store(self.config.state_dir) as store:
-                states = [store.fetch_state(s.key(url), url) for s in sources for url in s.urls]
+            due = _due_on_own_schedule(self.config)
         except StoreError as exc:
             log.error("checking due sources failed: %s", exc)
             return
-        due = any(not state.disabled and state.next_fetch <= now for state in states)
         if due:
             self.publish_job("a source is due")
 
@@ -131,7 +128,7 @@ class Daemon:
             log.error("reload refused, the previous configuration stays: %s", exc)
             return
         old = self.config
-        if self.serve_address is not None and config.feeds_dir != old.feeds_dir:
+        if self.serve_address is not None and config.paths.feeds != old.feeds_dir:
             log.warning(
                 "paths.feeds changed: --serve keeps serving %s until the daemon restarts",
                 old.feeds_dir,
@@ -216,7 +213,7 @@ class Daemon:
         # Bound here, in the main thread: a port in use stops `seedfeed run` at once.
         host, port = self.serve_address
         try:
-            server = make_server(self.config.feeds_dir, host, port)
+            server = make_server(self.config.paths.feeds, host, port)
         except OSError as exc:
             raise ServeError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
@@ -245,7 +242,7 @@ class Daemon:
             return
         from watchdog.observers import Observer
 
-        seeds = self.config.seeds_dir
+        seeds = self.config.paths.seeds
         observer = Observer()
         observer.daemon = True
         # Started before any watch is scheduled, so that a watch that cannot be set up
@@ -275,7 +272,7 @@ class Daemon:
             with contextlib.suppress(KeyError):
                 observer.unschedule(self._seeds_watch)
             self._seeds_watch = None
-        seeds = self.config.seeds_dir
+        seeds = self.config.paths.seeds
         if not seeds.is_dir():
             return  # the parent's watch arms it once the folder is created
         try:
@@ -353,10 +350,22 @@ def _is_seed_path(path: str) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in SEED_SUFFIXES
 
 
+def _due_on_own_schedule(config: Config) -> bool:
+    """Whether a source with a schedule of its own is due now (the store's due rule)."""
+    from .harvest import due_sources
+    from .sources import load_sources
+
+    sources, _errors = load_sources(config.paths.sources)
+    with open_store(config.paths.state) as store:
+        due = due_sources(config, store, sources, time.time())
+        store.commit()  # what due_sources learned of new and deleted sources
+    return any(source.schedule for source, _state in due)
+
+
 def _enabled_sources(config: Config) -> list[Any]:
     from .sources import load_sources
 
-    sources, _errors = load_sources(config.sources_dir)
+    sources, _errors = load_sources(config.paths.sources)
     return [s for s in sources if s.enabled]
 
 

@@ -39,6 +39,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from . import PROJECT_URL, __version__
+from .config import FetchSettings
 
 __all__ = [
     "FetchError",
@@ -71,29 +72,9 @@ _ACCEPT = (
 )
 
 
-@dataclass(frozen=True)
-class FetchSettings:
-    """Limits and manners shared by every fetch of one ``Fetcher``. Times are seconds."""
-
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    deadline: float = 30.0  # wall-clock time for the whole request, redirects and body included
-    max_bytes: int = 10 * 1024 * 1024  # cap on the (decoded) body
-    max_redirects: int = 10
-    allow_private: bool = False  # private, loopback, link-local, reserved addresses refused
-    concurrency: int = 8  # fetch_many: requests in flight
-    per_host: int = 2  # fetch_many: requests in flight to one host
-    user_agent: str = f"seedfeed/{__version__} (+{PROJECT_URL})"
-
-    def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "deadline"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be a positive number of seconds")
-        for name in ("max_bytes", "concurrency", "per_host"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.max_redirects < 0:
-            raise ValueError("max_redirects must not be negative")
+# The one User-Agent of every request seedfeed makes (sources, enrich, extract, WebSub).
+USER_AGENT = f"seedfeed/{__version__} (+{PROJECT_URL})"
+MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True)
@@ -377,8 +358,12 @@ class Fetcher:
     carries the seedfeed User-Agent). Safe to share between threads, as ``fetch_many``
     does. ``close`` (or leaving a ``with`` block) cancels fetches in flight."""
 
-    def __init__(self, settings: FetchSettings = FetchSettings()) -> None:
+    def __init__(
+        self, settings: FetchSettings | None = None, *, max_redirects: int = MAX_REDIRECTS
+    ) -> None:
+        settings = settings if settings is not None else FetchSettings()
         self.settings = settings
+        self.max_redirects = max_redirects
         self._session = _Session()
         for prefix in ("http://", "https://"):
             self._session.mount(
@@ -390,7 +375,7 @@ class Fetcher:
                 ),
             )
         self._session.headers.update(
-            {"User-Agent": settings.user_agent, "Accept": _ACCEPT, "Accept-Encoding": "gzip"}
+            {"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip"}
         )
         self._lock = threading.Lock()  # guards the three below
         self._active: set[_Watch] = set()
@@ -557,9 +542,9 @@ class Fetcher:
                     if key in seen and not response.cookies:
                         raise FetchError(url, f"redirect loop at {target}")
                     hops += 1
-                    if hops > settings.max_redirects:
+                    if hops > self.max_redirects:
                         raise FetchError(
-                            url, f"too many redirects (more than {settings.max_redirects})"
+                            url, f"too many redirects (more than {self.max_redirects})"
                         )
                     seen.add(key)
                     permanent = permanent and status in _PERMANENT

@@ -39,6 +39,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import PROJECT_URL, __version__
+from .formats import ATOM_SUFFIX, FEED_FORMATS, JSON_SUFFIX, OPML_NAME, RSS_SUFFIX
 from .model import Entry
 
 
@@ -54,9 +55,13 @@ class FeedMeta:
     language: str = ""
     hub: str = ""  # the WebSub hub readers may subscribe at; "" for none
 
+    def file(self, suffix: str) -> str:
+        """The name of this feed's file with ``suffix`` (``.atom.xml``, ``.rss.xml``, ...)."""
+        return f"{self.name}{suffix}"
+
     def url(self, suffix: str) -> str:
-        """The public URL of this feed's file with ``suffix`` (``.atom.xml``, ``.rss.xml``)."""
-        return f"{self.base_url}{self.name}{suffix}"
+        """The public URL of this feed's file with ``suffix``."""
+        return f"{self.base_url}{self.file(suffix)}"
 
 
 @dataclass(frozen=True)
@@ -68,20 +73,8 @@ class FeedSummary:
     newest: datetime | None  # the feed's updated date; None for an empty feed
 
 
-ATOM_SUFFIX = ".atom.xml"
-RSS_SUFFIX = ".rss.xml"
-JSON_SUFFIX = ".json"
-INDEX_NAME = "index.html"
-OPML_NAME = "feeds.opml"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 ATOM_NS = "http://www.w3.org/2005/Atom"
-
-# Every format a feed is published in: file suffix, media type, label for people.
-FORMATS = (
-    (ATOM_SUFFIX, "application/atom+xml", "Atom"),
-    (RSS_SUFFIX, "application/rss+xml", "RSS"),
-    (JSON_SUFFIX, "application/feed+json", "JSON Feed"),
-)
 
 
 class _WebSubRss(BaseExtension):
@@ -161,7 +154,7 @@ def render_feeds(
         if meta.hub:
             fg.link(href=meta.hub, rel="hub")
         fg.link(href=meta.base_url, rel="alternate", type="text/html")
-        outputs[meta.name + suffix] = to_bytes(pretty=True)
+        outputs[meta.file(suffix)] = to_bytes(pretty=True)
     return outputs
 
 
@@ -241,7 +234,7 @@ def render_index(
     ]
     for summary in feeds:
         meta = summary.meta
-        for suffix, mime, label in FORMATS:
+        for suffix, mime, label in FEED_FORMATS:
             lines.append(
                 f'<link rel="alternate" type="{mime}" title="{attr(f"{meta.title} ({label})")}"'
                 f' href="{attr(meta.url(suffix))}">'
@@ -267,7 +260,7 @@ def render_index(
             )
         links = " · ".join(
             f'<a href="{attr(meta.url(suffix))}" type="{mime}">{label}</a>'
-            for suffix, mime, label in FORMATS
+            for suffix, mime, label in FEED_FORMATS
         )
         lines += [f"<br>{count}", f"<br>Subscribe: {links}</li>"]
     lines += [
@@ -307,38 +300,3 @@ def render_opml(site_title: str, base_url: str, feeds: Sequence[FeedSummary]) ->
         if meta.language:
             outline.set("language", meta.language)
     return etree.tostring(opml, encoding="UTF-8", xml_declaration=True, pretty_print=True)
-
-
-def ping_hub(hub: str, topic_urls: Sequence[str], timeout: float = 10.0) -> list[str]:
-    """Tell the WebSub ``hub`` that ``topic_urls`` changed (``hub.mode=publish``, one
-    form-encoded POST per topic). Returns one-line errors; never raises.
-
-    Stops at the first failure: a hub that failed once in a run rarely does better a
-    moment later, and one line says so instead of one per feed file. The hub fetches the
-    topics itself, so a missed ping only delays readers until their next poll.
-    """
-    import requests  # lazily: a run without a hub never pays for it
-
-    headers = {"User-Agent": f"seedfeed/{__version__} (+{PROJECT_URL})"}
-    with requests.Session() as session:
-        for done, topic in enumerate(topic_urls):
-            try:
-                response = session.post(
-                    hub,
-                    data={"hub.mode": "publish", "hub.url": topic},
-                    headers=headers,
-                    timeout=timeout,
-                    allow_redirects=False,
-                )
-                response.close()
-                # WebSub hubs accept with a 2xx; a redirect is not followed (requests
-                # would turn the POST into a GET), so it counts as a failure too.
-                ok = 200 <= response.status_code < 300
-                reason = "" if ok else f"HTTP {response.status_code} {response.reason}"
-            except requests.RequestException as exc:
-                reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-            if reason:
-                left = len(topic_urls) - done - 1
-                more = f" ({left} more not sent)" if left else ""
-                return [f"publish ping for {topic} failed: {reason}{more}"]
-    return []

@@ -34,23 +34,12 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from . import __version__
+from .formats import INDEX_NAME, media_type
 
 log = logging.getLogger("seedfeed.serve")
 
-INDEX_NAME = "index.html"
 ALLOWED_METHODS = "GET, HEAD"
 CACHE_CONTROL = "max-age=300"
-
-# Longest suffix first: ``all.atom.xml`` must not fall through to plain ``.xml``.
-# A suffix not listed here is a 404, which keeps stray files out of reach.
-CONTENT_TYPES: tuple[tuple[str, str], ...] = (
-    (".atom.xml", "application/atom+xml; charset=utf-8"),
-    (".rss.xml", "application/rss+xml; charset=utf-8"),
-    (".json", "application/feed+json; charset=utf-8"),
-    (".opml", "text/x-opml; charset=utf-8"),
-    (".html", "text/html; charset=utf-8"),
-    (".xml", "application/xml"),  # no charset: the XML declaration says it
-)
 
 # One path segment of plain characters that does not start with a dot: no separators,
 # no hidden files, nothing for percent-decoding to smuggle in.
@@ -75,11 +64,12 @@ _OPEN_FLAGS = (
 
 
 def content_type_for(name: str) -> str | None:
-    """The Content-Type for a served file name, or None when the suffix is not served."""
-    for suffix, content_type in CONTENT_TYPES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return content_type
-    return None
+    """The Content-Type for a served file name, or None when seedfeed writes no such file
+    (a stray file in the folder is never served)."""
+    kind = media_type(name)
+    if kind is None or kind == "application/xml":
+        return kind  # no charset for plain XML: its declaration says it
+    return f"{kind}; charset=utf-8"
 
 
 def file_name_for(request_target: str) -> str | None:

@@ -44,10 +44,6 @@ class Source:
     author: str = ""
     enabled: bool = True
 
-    def key(self, url: str) -> str:
-        """The store's key for one URL of this source."""
-        return f"{self.name} {url}"
-
 
 _KEYS: dict[str, type | tuple[type, ...]] = {
     "url": str,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
 from .config import Config
 from .dates import from_timestamp
 from .sources import load_sources
-from .store import STATE_FILE, Store
+from .store import STATE_FILE, open_store
 
 
 def _when(seconds: float | None) -> str:
@@ -26,19 +25,19 @@ def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
     options = config.schedule
     upcoming = next_fire(options.cron, from_timestamp(now), options.timezone)
     next_publish = _when(upcoming.timestamp() if upcoming else None)
-    yield f"project:      {config.path}"
+    yield f"project:      {config.file or config.root}"
     yield f"schedule:     {options.cron} ({options.timezone}); next publish {next_publish}"
-    if not (config.state_dir / STATE_FILE).exists():
+    if not (config.paths.state / STATE_FILE).exists():
         yield "last run:     never (no state yet)"
         return
-    sources, errors = load_sources(config.sources_dir)
-    with Store(config.state_dir) as store:
-        last = json.loads(store.get("last_run") or "{}")
-        if last:
+    sources, errors = load_sources(config.paths.sources)
+    with open_store(config.paths.state) as store:
+        last = store.last_run()
+        if last is not None:
             yield (
-                f"last run:     {_when(last.get('at'))}: {last.get('entries', 0)} entries,"
-                f" {last.get('seeds', 0)} seeds ({last.get('skipped', 0)} skipped),"
-                f" written: {', '.join(last.get('written', [])) or 'none'}"
+                f"last run:     {_when(last.at)}: {last.entries} entries,"
+                f" {last.seeds} seeds ({last.skipped} skipped),"
+                f" written: {', '.join(last.written) or 'none'}"
             )
         else:
             yield "last run:     never"
@@ -47,7 +46,7 @@ def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
         yield "sources:"
         for source in sources:
             for url in source.urls:
-                state = store.fetch_state(source.key(url), url)
+                state = store.fetch_state(source.name, url)
                 if not source.enabled:
                     health = "disabled in its file"
                 elif state.disabled:

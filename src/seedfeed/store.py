@@ -1,19 +1,32 @@
-"""The state store: one SQLite file that remembers what seedfeed has seen between runs.
+"""The state store: what seedfeed remembers between runs, behind one interface.
 
 It keeps, per seed file, the stat and hash that tell whether it changed, the id of the
 entry it produced and that entry's dates, so that a re-run neither re-parses unchanged
-seeds nor moves a date. Choosing each feed's newest entries is a query here too, so a
-run never holds more than a small stat tuple per seed in memory. Everything goes
-through ``Store``; callers never write SQL.
+seeds nor moves a date; the dates of entries whose seeds left; the links entries had;
+per source URL, its HTTP validators, health and when it is due; the entries read from
+the web; what enrich found; and the record of the last run. Choosing each feed's newest
+entries is a query here too, so a run never holds more than a small stat per seed.
+
+``StateStore`` is the interface (a Protocol): callers pass and receive the dataclasses
+below, never rows, keys or encodings, so that another implementation (PostgreSQL for a
+cluster) can stand in; ``tests/test_store.py`` runs against the interface alone.
+``SQLiteStore`` is the embedded implementation: one SQLite file in WAL mode, its schema
+versioned and migrated in ``_migrate``.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
 from pathlib import Path
+from typing import Any, Protocol
+
+from .dates import from_timestamp
+from .errors import SeedfeedError
+from .model import Entry
 
 SCHEMA_VERSION = 2
 STATE_FILE = "state.sqlite3"
@@ -56,16 +69,19 @@ CREATE TABLE IF NOT EXISTS links (
     entry_id    TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fetch_state (
-    key           TEXT PRIMARY KEY,  -- Source.key(url): source name and configured URL
+    source        TEXT NOT NULL,     -- the source's name (its file's stem)
+    origin        TEXT NOT NULL,     -- the URL as its file gives it
     url           TEXT NOT NULL,     -- where to fetch it now (after permanent redirects)
     etag          TEXT,              -- validators exactly as the server sent them
     last_modified TEXT,
     failures      INTEGER NOT NULL DEFAULT 0,  -- in a row
-    next_fetch    REAL NOT NULL DEFAULT 0,     -- POSIX seconds; backoff after failures
+    next_fetch    REAL NOT NULL DEFAULT 0,     -- POSIX seconds: due from then on
     last_success  INTEGER,
     last_error    TEXT,
-    disabled      INTEGER NOT NULL DEFAULT 0   -- 410 Gone
+    disabled      INTEGER NOT NULL DEFAULT 0,  -- 410 Gone
+    PRIMARY KEY (source, origin)
 );
+CREATE INDEX IF NOT EXISTS fetch_by_due ON fetch_state (next_fetch) WHERE disabled = 0;
 CREATE TABLE IF NOT EXISTS web_entries (
     id           TEXT NOT NULL,
     source       TEXT NOT NULL,  -- the source's name (its file's stem)
@@ -98,17 +114,27 @@ CREATE INDEX IF NOT EXISTS web_by_url ON web_entries (source, url);
 # tick without changing size ("racy git"); such a file is re-hashed on the next run.
 RACY_NS = 2_000_000_000
 
-Stat = tuple[int, int, int]  # size, mtime_ns, scanned_ns
 
-
-def is_clean(stat: Stat, size: int, mtime_ns: int) -> bool:
-    """True when a file now of ``size`` and ``mtime_ns`` is certainly as recorded."""
-    old_size, old_mtime_ns, scanned_ns = stat
-    return old_size == size and old_mtime_ns == mtime_ns and scanned_ns - mtime_ns > RACY_NS
-
-
-class StoreError(Exception):
+class StoreError(SeedfeedError):
     """The state store cannot be opened or is from an unknown, newer schema."""
+
+
+# --- the records --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeedStat:
+    """The stat of a seed file when it was last read."""
+
+    size: int
+    mtime_ns: int
+    scanned_ns: int  # when size and mtime were read
+
+    def is_clean(self, size: int, mtime_ns: int) -> bool:
+        """True when a file now of ``size`` and ``mtime_ns`` is certainly as recorded."""
+        return (
+            self.size == size and self.mtime_ns == mtime_ns and self.scanned_ns - mtime_ns > RACY_NS
+        )
 
 
 @dataclass(slots=True)
@@ -129,52 +155,228 @@ class SeedRecord:
     dated: bool = False  # published is a date the seed states itself
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A seed that repeats the entry of an earlier-seen one, published in its place."""
+
+    path: str
+    first: str  # the seed that is published
+    scanned_ns: int  # when the duplicate was read (a new duplicate: this run's scan)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichTask:
+    """A seed whose link's page is to be read for what the seed lacks."""
+
+    path: str
+    digest: bytes  # the bytes of the seed it is for: an edit reads the page again
+    link: str
+    dated: bool  # the seed states its own date (the page's does not replace it)
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichment:
+    """What the page of a seed's link added."""
+
+    link: str = ""
+    image: str = ""
+    description: str = ""
+
+
 @dataclass(slots=True)
 class FetchState:
-    """What the store remembers of fetching one source URL."""
+    """What the store remembers of fetching one URL of one source."""
 
-    key: str
-    url: str
+    source: str  # the source's name
+    origin: str  # the URL as the source file gives it
+    url: str = ""  # where to fetch it now (after permanent redirects); origin at first
     etag: str | None = None
     last_modified: str | None = None
-    failures: int = 0
-    next_fetch: float = 0.0
+    failures: int = 0  # in a row
+    next_fetch: float = 0.0  # due from then on (POSIX seconds)
     last_success: int | None = None
     last_error: str | None = None
-    disabled: int = 0
+    disabled: bool = False  # 410 Gone
+
+    def __post_init__(self) -> None:
+        self.url = self.url or self.origin
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class WebEntry:
     """An entry read from the web, kept whole: its page cannot be read again at will."""
 
-    id: str
     source: str
-    feeds: str
-    url: str
-    title: str
-    link: str
-    authors: str
-    published: int
-    updated: int
-    content_html: str
-    summary: str
-    tags: str
+    feeds: tuple[str, ...]  # the feeds it goes into
+    url: str  # the page it was read from
+    entry: Entry
     entry_hash: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What the last publish did, for ``seedfeed status``."""
+
+    at: int  # POSIX seconds
+    seeds: int = 0
+    skipped: int = 0
+    warnings: int = 0
+    entries: int = 0
+    written: tuple[str, ...] = ()
+    sources_failed: int = 0
+
+
+# --- the interface ------------------------------------------------------------------------
+
+
+class StateStore(Protocol):
+    """What seedfeed asks of its state, whatever keeps it. Changes are one transaction
+    per run, kept by ``commit``; ``close`` without it forgets them."""
+
+    # seeds
+    def seed_stats(self) -> dict[str, SeedStat]:
+        """Every remembered seed's path with its stat."""
+        ...
+
+    def seed(self, path: str) -> SeedRecord | None:
+        """The whole record of one seed, or None."""
+        ...
+
+    def put_seeds(self, records: Iterable[SeedRecord]) -> None:
+        """Insert or replace seed records (publishable again)."""
+        ...
+
+    def ids_of_links(self, links: Iterable[str]) -> dict[str, str]:
+        """The entry id each of ``links`` belongs to, for links an entry had besides its
+        own id: a new seed of such a link joins that entry."""
+        ...
+
+    def set_unpublishable(self, paths: Iterable[str]) -> None:
+        """Keep these seeds' records but leave them out of the feeds (broken for now)."""
+        ...
+
+    def forget_seeds(self, paths: Iterable[str]) -> None:
+        """Drop the records of seeds that are gone; their entries' dates stay known."""
+        ...
+
+    def settle(self, now: int) -> None:
+        """Give the entries whose seeds changed their dates (see ``SQLiteStore.settle``)."""
+        ...
+
+    def duplicates(self) -> list[Duplicate]:
+        """Seeds that repeat the entry of an earlier-seen seed, by path."""
+        ...
+
+    def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
+        """Publishable seeds (those ``include`` accepts), newest first, one per entry."""
+        ...
+
+    def seed_paths_with_id(self, entry_id: str) -> list[str]:
+        """The publishable seeds that give ``entry_id``."""
+        ...
+
+    # enrich
+    def seeds_to_enrich(self) -> list[EnrichTask]:
+        """Publishable seeds with a link and nothing read for their current bytes."""
+        ...
+
+    def put_enrichment(
+        self, path: str, digest: bytes, found: Enrichment | None, error: str | None = None
+    ) -> None:
+        """Remember what a seed's page gave (or why it could not be read)."""
+        ...
+
+    def enrichment(self, path: str) -> Enrichment | None:
+        """What the page of the seed at ``path`` gave for its current bytes."""
+        ...
+
+    def set_seed_published(self, path: str, published: int) -> None:
+        """Date the entry of the seed at ``path`` (it states no date) by its page."""
+        ...
+
+    # sources
+    def sync_sources(self, urls: Iterable[tuple[str, str]], keep: Iterable[str] = ()) -> None:
+        """Make ``(source, origin)`` the URLs to fetch: new ones are due at once; the
+        state and entries of other sources go, except those of the sources in ``keep``
+        (disabled, or whose files cannot be read now), which stay as they are."""
+        ...
+
+    def due(self, now: float) -> list[FetchState]:
+        """The URLs due at ``now``: not disabled, ``next_fetch`` passed; by source."""
+        ...
+
+    def fetch_state(self, source: str, origin: str) -> FetchState:
+        """What is known of fetching one URL (a fresh state for a new one)."""
+        ...
+
+    def fetch_states(self) -> list[FetchState]:
+        """Every URL's fetch state, by source and URL."""
+        ...
+
+    def put_fetch_state(self, state: FetchState) -> None:
+        """Insert or replace one fetch state."""
+        ...
+
+    def web_entry(self, source: str, entry_id: str) -> WebEntry | None:
+        """A source's stored entry by id."""
+        ...
+
+    def has_web_url(self, source: str, url: str) -> bool:
+        """True when ``source`` already read the page at ``url`` into an entry."""
+        ...
+
+    def put_web_entry(self, web: WebEntry) -> None:
+        """Insert or replace one web entry."""
+        ...
+
+    def prune_web(self, source: str, keep: int) -> int:
+        """Keep only ``source``'s newest ``keep`` entries; returns how many went."""
+        ...
+
+    def newest_web(self, feed: str) -> Iterator[WebEntry]:
+        """The web entries of ``feed``, newest first (lazy)."""
+        ...
+
+    # runs and transactions
+    def record_run(self, run: RunRecord) -> None:
+        """Remember what this publish did."""
+        ...
+
+    def last_run(self) -> RunRecord | None:
+        """What the last publish did, if one ran."""
+        ...
+
+    def commit(self) -> None:
+        """Make the changes so far durable."""
+        ...
+
+    def close(self) -> None:
+        """Close, forgetting uncommitted changes."""
+        ...
+
+    def __enter__(self) -> StateStore: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# --- SQLite ----------------------------------------------------------------------------------
+
+_SEED_NAMES = [f.name for f in fields(SeedRecord)]
+_SEED_COLUMNS = ", ".join(_SEED_NAMES)
+_SEED_ROW = attrgetter(*_SEED_NAMES)
+_S_COLUMNS = ", ".join(f"s.{name}" for name in _SEED_NAMES)
+_INSERT_SEED = (
+    f"INSERT OR REPLACE INTO seeds ({_SEED_COLUMNS}, ok)"
+    f" VALUES ({', '.join('?' * len(_SEED_NAMES))}, 1)"
+)
 _FETCH_NAMES = [f.name for f in fields(FetchState)]
 _FETCH_COLUMNS = ", ".join(_FETCH_NAMES)
 _FETCH_ROW = attrgetter(*_FETCH_NAMES)
-_WEB_NAMES = [f.name for f in fields(WebEntry)]
-_WEB_COLUMNS = ", ".join(_WEB_NAMES)
-_WEB_ROW = attrgetter(*_WEB_NAMES)
-_NAMES = [f.name for f in fields(SeedRecord)]
-_COLUMNS = ", ".join(_NAMES)
-_ROW = attrgetter(*_NAMES)
-_INSERT = (
-    f"INSERT OR REPLACE INTO seeds ({_COLUMNS}, ok) VALUES ({', '.join('?' * len(_NAMES))}, 1)"
+_WEB_COLUMNS = (
+    "id, source, feeds, url, title, link, authors, published, updated, content_html,"
+    " summary, tags, entry_hash"
 )
+_SEP = "\x1f"  # joins authors and tags in one column
 # A seed that publishes its id: the first-seen publishable one (as in ``newest``).
 _WINNER = """
 s.ok = 1 AND NOT EXISTS (
@@ -213,12 +415,11 @@ FROM entries AS e
 WHERE e.entry_id = seeds.entry_id AND seeds.entry_id IN (SELECT entry_id FROM temp.touched)
   AND (seeds.published != e.published OR seeds.updated != e.updated)
 """
-_S_COLUMNS = ", ".join(f"s.{name}" for name in _NAMES)
 
 
-class Store:
-    """A connection to the state file (or, with no folder, to a throwaway database in
-    memory). Changes are one transaction, kept by ``commit``."""
+class SQLiteStore:
+    """The state in one SQLite file (or, with no folder, in a throwaway database in
+    memory). Implements ``StateStore``."""
 
     def __init__(self, state_dir: Path | None) -> None:
         if state_dir is None:
@@ -237,13 +438,17 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from None
 
+    # --- the schema ------------------------------------------------------------------
+
+    def _version(self) -> int:
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            return 0
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
     def _migrate(self) -> None:
         """Create the schema, or bring an older one up to date, in one transaction."""
-        has_meta = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
-        row = None
-        if has_meta:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
+        version = self._version()
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: written by a newer seedfeed (schema {version}); upgrade seedfeed"
@@ -252,54 +457,69 @@ class Store:
             return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if version:  # another process may have migrated while this one waited
-                row = self._db.execute(
-                    "SELECT value FROM meta WHERE key = 'schema_version'"
-                ).fetchone()
-                version = int(row[0])
-            if version == SCHEMA_VERSION:
-                self._db.execute("COMMIT")
-                return
-            if version == 1:
-                # v1 -> v2: seeds learn their link and whether they state a date; the
-                # entries and links tables start empty (they fill as seeds go or move).
-                self._db.execute("ALTER TABLE seeds ADD COLUMN link TEXT NOT NULL DEFAULT ''")
-                self._db.execute("ALTER TABLE seeds ADD COLUMN dated INTEGER NOT NULL DEFAULT 0")
-            # Statement by statement: executescript would commit the transaction.
-            for statement in _SCHEMA.split(";\n"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            version = self._version()  # another process may have migrated meanwhile
+            if version < SCHEMA_VERSION:
+                if version == 1:
+                    self._migrate_v1()
+                # Statement by statement: executescript would commit the transaction.
+                for statement in _SCHEMA.split(";\n"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
 
-    def seed_stats(self) -> dict[str, Stat]:
-        """Every remembered seed's path with its (size, mtime_ns, scanned_ns)."""
+    def _migrate_v1(self) -> None:
+        """v1 -> v2: seeds learn their link and whether they state a date (the entries
+        and links tables start empty and fill as seeds go or move); a fetch state's
+        "name url" key becomes two columns."""
+        self._db.execute("ALTER TABLE seeds ADD COLUMN link TEXT NOT NULL DEFAULT ''")
+        self._db.execute("ALTER TABLE seeds ADD COLUMN dated INTEGER NOT NULL DEFAULT 0")
+        rows = self._db.execute(
+            "SELECT key, url, etag, last_modified, failures, next_fetch, last_success,"
+            " last_error, disabled FROM fetch_state"
+        ).fetchall()
+        self._db.execute("DROP TABLE fetch_state")
+        table = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS fetch_state") :]
+        self._db.execute(table[: table.index(";\n")])
+        marks = ", ".join("?" * len(_FETCH_NAMES))
+        self._db.executemany(
+            f"INSERT INTO fetch_state ({_FETCH_COLUMNS}) VALUES ({marks})",
+            # A key is "<name> <url>"; a name may hold spaces, a URL never does.
+            [(*key.rsplit(" ", 1), *rest) for key, *rest in rows],
+        )
+
+    # --- seeds -------------------------------------------------------------------------
+
+    def seed_stats(self) -> dict[str, SeedStat]:
+        """Every remembered seed's path with its stat."""
         rows = self._db.execute("SELECT path, size, mtime_ns, scanned_ns FROM seeds")
-        return {path: (size, mtime_ns, scanned_ns) for path, size, mtime_ns, scanned_ns in rows}
+        return {path: SeedStat(size, mtime_ns, scanned) for path, size, mtime_ns, scanned in rows}
 
     def seed(self, path: str) -> SeedRecord | None:
         """The whole record of one seed, or None."""
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM seeds WHERE path = ?", (path,)).fetchone()
-        return SeedRecord(*row) if row else None
+        row = self._db.execute(
+            f"SELECT {_SEED_COLUMNS} FROM seeds WHERE path = ?", (path,)
+        ).fetchone()
+        return _seed_record(row) if row else None
 
     def put_seeds(self, records: Iterable[SeedRecord]) -> None:
         """Insert or replace seed records; they are published again (``ok``). A record of
         an id whose dates the store keeps (``entries``) is settled by ``settle``."""
         records = list(records)
-        self._db.executemany(_INSERT, map(_ROW, records))
+        self._db.executemany(_INSERT_SEED, map(_SEED_ROW, records))
         self._db.executemany(
             "INSERT OR IGNORE INTO links VALUES (?, ?)",
             [(r.link, r.entry_id) for r in records if r.link and r.link != r.entry_id],
         )
         if self._has_entries():
             ids = [r.entry_id for r in records]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
+            for chunk in _chunks(ids):
                 marks = ", ".join("?" * len(chunk))
                 rows = self._db.execute(
                     f"SELECT entry_id FROM entries WHERE entry_id IN ({marks})", chunk
@@ -307,42 +527,39 @@ class Store:
                 self._touched.update(row[0] for row in rows)
 
     def ids_of_links(self, links: Iterable[str]) -> dict[str, str]:
-        """The entry id that each of ``links`` belongs to, for those that an entry has had
-        besides its own id: a new seed of such a link joins that entry."""
-        if self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM links)").fetchone()[0]:
+        """The entry id each of ``links`` belongs to, for links an entry had besides its
+        own id: a new seed of such a link joins that entry."""
+        if not self._db.execute("SELECT EXISTS (SELECT 1 FROM links)").fetchone()[0]:
             return {}
         found: dict[str, str] = {}
-        wanted = list(dict.fromkeys(links))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in _chunks(list(dict.fromkeys(links))):
             marks = ", ".join("?" * len(chunk))
-            found.update(
-                self._db.execute(
-                    f"SELECT link, entry_id FROM links WHERE link IN ({marks})", chunk
-                ).fetchall()
+            rows = self._db.execute(
+                f"SELECT link, entry_id FROM links WHERE link IN ({marks})", chunk
             )
+            found.update(rows.fetchall())
         return found
 
     def set_unpublishable(self, paths: Iterable[str]) -> None:
         """Keep these seeds' records (ids, dates) but leave them out of the feeds."""
-        paths = [(p,) for p in paths]
-        self._leaving(paths)
-        self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", paths)
+        keys = [(p,) for p in paths]
+        self._leaving(keys)
+        self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", keys)
 
     def forget_seeds(self, paths: Iterable[str]) -> None:
         """Drop the records of seeds that are gone (their entries' dates stay known)."""
-        paths = [(p,) for p in paths]
-        self._leaving(paths)
-        self._db.executemany("DELETE FROM seeds WHERE path = ?", paths)
+        keys = [(p,) for p in paths]
+        self._leaving(keys)
+        self._db.executemany("DELETE FROM seeds WHERE path = ?", keys)
 
-    def _leaving(self, paths: list[tuple[str]]) -> None:
+    def _leaving(self, keys: list[tuple[str]]) -> None:
         """Seeds about to leave the feeds: the dates of the entries they publish are kept,
         for a duplicate that takes over or the seed coming back."""
-        if not paths:
+        if not keys:
             return
-        self._db.executemany(_REMEMBER, paths)
-        for path in paths:
-            row = self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", path).fetchone()
+        self._db.executemany(_REMEMBER, keys)
+        for key in keys:
+            row = self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", key).fetchone()
             if row is not None:
                 self._touched.add(row[0])
         self._entries_known = True
@@ -360,7 +577,11 @@ class Store:
         id had unless that seed states a date; ``updated`` moves forward (to ``now`` when
         the change looks older), never back, and only when what readers see changed. An
         id with no seed left keeps its dates for when one comes back. The ids' seeds rows
-        take the settled dates."""
+        take the settled dates.
+
+        While an id has only ever had one seed, its row holds its dates, and the scan
+        keeps them (``scan.refresh``): nothing is settled, which keeps cold runs cheap.
+        """
         if not self._touched:
             return
         self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (entry_id TEXT PRIMARY KEY)")
@@ -372,9 +593,9 @@ class Store:
         self._db.execute("DELETE FROM temp.touched")
         self._touched.clear()
 
-    def duplicates(self) -> list[tuple[str, str, int]]:
+    def duplicates(self) -> list[Duplicate]:
         """Seeds that repeat an entry id of an earlier seen one, which is published in
-        their place: (path, path of the published seed, scanned_ns of the duplicate)."""
+        their place."""
         rows = self._db.execute(
             """
             SELECT path, first_path, scanned_ns FROM (
@@ -388,7 +609,7 @@ class Store:
             WHERE path != first_path ORDER BY path
             """
         )
-        return rows.fetchall()
+        return [Duplicate(*row) for row in rows]
 
     def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
         """Publishable seeds, newest first, one per entry id (the first-seen seed).
@@ -411,21 +632,104 @@ class Store:
             ORDER BY s.published DESC, s.entry_id
         """
         for row in self._db.execute(query):
-            yield SeedRecord(*row)
+            yield _seed_record(row)
+
+    def seed_paths_with_id(self, entry_id: str) -> list[str]:
+        """The publishable seeds that give ``entry_id`` (a seed wins over the web)."""
+        rows = self._db.execute(
+            "SELECT path FROM seeds WHERE entry_id = ? AND ok = 1 ORDER BY path", (entry_id,)
+        )
+        return [row[0] for row in rows]
+
+    # --- enrich ---------------------------------------------------------------------------
+
+    def seeds_to_enrich(self) -> list[EnrichTask]:
+        """Publishable seeds with a link and no enrichment for their current bytes."""
+        rows = self._db.execute(
+            "SELECT s.path, s.digest, s.entry_id, s.dated FROM seeds AS s"
+            " LEFT JOIN enrichment AS e ON e.path = s.path"
+            " WHERE s.ok = 1 AND s.entry_id LIKE 'http%'"
+            " AND (e.path IS NULL OR e.digest != s.digest)"
+            " ORDER BY s.path"
+        )
+        return [EnrichTask(path, digest, link, bool(dated)) for path, digest, link, dated in rows]
+
+    def put_enrichment(
+        self, path: str, digest: bytes, found: Enrichment | None, error: str | None = None
+    ) -> None:
+        """Remember what the page of a seed's link said (or why it could not be read)."""
+        found = found or Enrichment()
+        self._db.execute(
+            "INSERT OR REPLACE INTO enrichment VALUES (?, ?, ?, ?, ?, ?)",
+            (path, digest, found.link, found.image, found.description, error),
+        )
+
+    def enrichment(self, path: str) -> Enrichment | None:
+        """What the page of the seed at ``path`` gave for its current bytes, if anything."""
+        row = self._db.execute(
+            "SELECT e.link, e.image, e.description FROM enrichment AS e"
+            " JOIN seeds AS s USING (path)"
+            " WHERE path = ? AND e.digest = s.digest AND e.error IS NULL",
+            (path,),
+        ).fetchone()
+        return Enrichment(*row) if row else None
+
+    def set_seed_published(self, path: str, published: int) -> None:
+        """Give a seed's entry the date its page states (the seed states none)."""
+        row = self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return
+        for table in ("entries", "seeds"):
+            self._db.execute(
+                f"UPDATE {table} SET published = ?, updated = max(updated, ?) WHERE entry_id = ?",
+                (published, published, row[0]),
+            )
 
     # --- sources ---------------------------------------------------------------------
 
-    def fetch_state(self, key: str, url: str) -> FetchState:
-        """What is known of fetching ``key`` (a fresh state for a new one)."""
+    def sync_sources(self, urls: Iterable[tuple[str, str]], keep: Iterable[str] = ()) -> None:
+        """Make ``(source, origin)`` the URLs to fetch: new ones are due at once; the
+        state and entries of other sources go, except those of the sources in ``keep``
+        (disabled, or whose files cannot be read now), which stay as they are."""
+        urls = list(dict.fromkeys(urls))
+        self._db.executemany(
+            "INSERT OR IGNORE INTO fetch_state (source, origin, url) VALUES (?, ?, ?)",
+            [(source, origin, origin) for source, origin in urls],
+        )
+        self._db.execute("CREATE TEMP TABLE IF NOT EXISTS named (source TEXT, origin TEXT)")
+        self._db.execute("DELETE FROM temp.named")
+        self._db.executemany("INSERT INTO temp.named VALUES (?, ?)", urls)
+        self._db.executemany("INSERT INTO temp.named VALUES (?, '*')", ((k,) for k in keep))
+        self._db.execute(
+            "DELETE FROM fetch_state WHERE (source, origin) NOT IN"
+            " (SELECT source, origin FROM temp.named)"
+            " AND source NOT IN (SELECT source FROM temp.named WHERE origin = '*')"
+        )
+        self._db.execute(
+            "DELETE FROM web_entries WHERE source NOT IN (SELECT source FROM temp.named)"
+        )
+
+    def due(self, now: float) -> list[FetchState]:
+        """The URLs due at ``now``: not disabled, their ``next_fetch`` passed."""
+        rows = self._db.execute(
+            f"SELECT {_FETCH_COLUMNS} FROM fetch_state"
+            " WHERE disabled = 0 AND next_fetch <= ? ORDER BY source, origin",
+            (now,),
+        )
+        return [_fetch_state(row) for row in rows]
+
+    def fetch_state(self, source: str, origin: str) -> FetchState:
+        """What is known of fetching one URL (a fresh state for a new one)."""
         row = self._db.execute(
-            f"SELECT {_FETCH_COLUMNS} FROM fetch_state WHERE key = ?", (key,)
+            f"SELECT {_FETCH_COLUMNS} FROM fetch_state WHERE source = ? AND origin = ?",
+            (source, origin),
         ).fetchone()
-        return FetchState(*row) if row else FetchState(key=key, url=url)
+        return _fetch_state(row) if row else FetchState(source, origin)
 
     def fetch_states(self) -> list[FetchState]:
-        """Every source URL's fetch state, by key."""
-        rows = self._db.execute(f"SELECT {_FETCH_COLUMNS} FROM fetch_state ORDER BY key")
-        return [FetchState(*row) for row in rows]
+        """Every URL's fetch state, by source and URL."""
+        rows = self._db.execute(f"SELECT {_FETCH_COLUMNS} FROM fetch_state ORDER BY source, origin")
+        return [_fetch_state(row) for row in rows]
 
     def put_fetch_state(self, state: FetchState) -> None:
         """Insert or replace one fetch state."""
@@ -441,7 +745,7 @@ class Store:
             f"SELECT {_WEB_COLUMNS} FROM web_entries WHERE source = ? AND id = ?",
             (source, entry_id),
         ).fetchone()
-        return WebEntry(*row) if row else None
+        return _web_entry(row) if row else None
 
     def has_web_url(self, source: str, url: str) -> bool:
         """True when ``source`` already read the page at ``url`` into an entry."""
@@ -450,26 +754,27 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def put_web_entry(self, entry: WebEntry) -> None:
+    def put_web_entry(self, web: WebEntry) -> None:
         """Insert or replace one web entry."""
+        entry = web.entry
         self._db.execute(
-            f"INSERT OR REPLACE INTO web_entries ({_WEB_COLUMNS}) VALUES"
-            f" ({', '.join('?' * len(_WEB_NAMES))})",
-            _WEB_ROW(entry),
+            f"INSERT OR REPLACE INTO web_entries ({_WEB_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+            (
+                entry.id,
+                web.source,
+                " " + " ".join(web.feeds) + " ",
+                web.url,
+                entry.title,
+                entry.link,
+                _SEP.join(entry.authors),
+                int(entry.published.timestamp()),
+                int(entry.updated.timestamp()),
+                entry.content_html,
+                entry.summary,
+                _SEP.join(entry.tags),
+                web.entry_hash,
+            ),
         )
-
-    def forget_sources_except(self, names: Iterable[str]) -> int:
-        """Drop the entries and fetch state of sources whose files are gone."""
-        keep = set(names)
-        marks = ", ".join("?" * len(keep))
-        removed = self._db.execute(
-            f"DELETE FROM web_entries WHERE source NOT IN ({marks})", list(keep)
-        ).rowcount
-        # A key is "<name> <url>"; a name may hold spaces, a URL never does.
-        keys = [row[0] for row in self._db.execute("SELECT key FROM fetch_state")]
-        gone = [(key,) for key in keys if key.rsplit(" ", 1)[0] not in keep]
-        self._db.executemany("DELETE FROM fetch_state WHERE key = ?", gone)
-        return removed
 
     def prune_web(self, source: str, keep: int) -> int:
         """Keep only ``source``'s newest ``keep`` entries (they are remembered to know
@@ -487,71 +792,29 @@ class Store:
             " ORDER BY published DESC, id"
         )
         for row in self._db.execute(query, (f" {feed} ",)):
-            yield WebEntry(*row)
+            yield _web_entry(row)
 
-    def seed_paths_with_id(self, entry_id: str) -> list[str]:
-        """The publishable seeds that give ``entry_id`` (a seed wins over the web)."""
-        rows = self._db.execute("SELECT path FROM seeds WHERE entry_id = ? AND ok = 1", (entry_id,))
-        return [row[0] for row in rows]
+    # --- runs and transactions ------------------------------------------------------
 
-    # --- seed enrichment ----------------------------------------------------------------
-
-    def seeds_to_enrich(self) -> list[tuple[str, bytes, str, int, int]]:
-        """Publishable seeds with a link and no enrichment for their current bytes:
-        (path, digest, link, published, first_seen)."""
-        rows = self._db.execute(
-            "SELECT s.path, s.digest, s.entry_id, s.published, s.first_seen FROM seeds AS s"
-            " LEFT JOIN enrichment AS e ON e.path = s.path"
-            " WHERE s.ok = 1 AND s.entry_id LIKE 'http%'"
-            " AND (e.path IS NULL OR e.digest != s.digest)"
-            " ORDER BY s.path"
-        )
-        return rows.fetchall()
-
-    def put_enrichment(
-        self, path: str, digest: bytes, *, link: str = "", image: str = "", description: str = "",
-        error: str | None = None,
-    ) -> None:  # fmt: skip
-        """Remember what the page of a seed's link said (or why it could not be read)."""
+    def record_run(self, run: RunRecord) -> None:
+        """Remember what this publish did."""
         self._db.execute(
-            "INSERT OR REPLACE INTO enrichment VALUES (?, ?, ?, ?, ?, ?)",
-            (path, digest, link, image, description, error),
+            "INSERT OR REPLACE INTO meta VALUES ('last_run', ?)", (json.dumps(asdict(run)),)
         )
 
-    def enrichment(self, path: str) -> tuple[str, str, str] | None:
-        """(link, image, description) fetched for the seed at ``path``, if any."""
-        row = self._db.execute(
-            "SELECT e.link, e.image, e.description FROM enrichment AS e"
-            " JOIN seeds AS s USING (path)"
-            " WHERE path = ? AND e.digest = s.digest AND e.error IS NULL",
-            (path,),
-        ).fetchone()
-        return (row[0], row[1], row[2]) if row else None
-
-    def set_seed_published(self, path: str, published: int) -> None:
-        """Give a seed's entry the date its page states (the seed states none)."""
-        row = self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", (path,)).fetchone()
-        if row is None:
-            return
-        self._db.execute(
-            "UPDATE entries SET published = ?, updated = max(updated, ?) WHERE entry_id = ?",
-            (published, published, row[0]),
-        )
-        self._db.execute(
-            "UPDATE seeds SET published = ?, updated = max(updated, ?) WHERE entry_id = ?",
-            (published, published, row[0]),
-        )
-
-    # --- key-value --------------------------------------------------------------------
-
-    def get(self, key: str) -> str | None:
-        """A value from the key-value table (last run, and the like)."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set(self, key: str, value: str) -> None:
-        """Set a value in the key-value table."""
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    def last_run(self) -> RunRecord | None:
+        """What the last publish did, if one ran."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'last_run'").fetchone()
+        if not row:
+            return None
+        try:
+            raw = json.loads(row[0])
+            known = {f.name for f in fields(RunRecord)}
+            raw = {key: value for key, value in raw.items() if key in known}
+            raw["written"] = tuple(raw.get("written", ()))
+            return RunRecord(**raw)
+        except (ValueError, TypeError):  # written by something else: no record
+            return None
 
     def commit(self) -> None:
         """Make this run's changes durable and start a new transaction."""
@@ -564,8 +827,51 @@ class Store:
             self._db.execute("ROLLBACK")
         self._db.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SQLiteStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+Store = SQLiteStore  # the default implementation
+
+
+def open_store(state_dir: Path | None) -> StateStore:
+    """The store of a project's state folder (``None``: a throwaway one in memory)."""
+    return SQLiteStore(state_dir)
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _seed_record(row: tuple[Any, ...]) -> SeedRecord:
+    record = SeedRecord(*row)
+    record.dated = bool(record.dated)
+    return record
+
+
+def _fetch_state(row: tuple[Any, ...]) -> FetchState:
+    state = FetchState(*row)
+    state.disabled = bool(state.disabled)
+    return state
+
+
+def _web_entry(row: tuple[Any, ...]) -> WebEntry:
+    (entry_id, source, feeds, url, title, link, authors, published, updated, content,
+     summary, tags, entry_hash) = row  # fmt: skip
+    entry = Entry(
+        id=entry_id,
+        title=title,
+        link=link,
+        authors=tuple(a for a in authors.split(_SEP) if a),
+        published=from_timestamp(published),
+        updated=from_timestamp(updated),
+        content_html=content,
+        summary=summary,
+        tags=tuple(t for t in tags.split(_SEP) if t),
+        origin=url,
+    )
+    return WebEntry(source, tuple(feeds.split()), url, entry, entry_hash)

@@ -1,0 +1,360 @@
+"""The state store, tested through its interface (``StateStore``) alone.
+
+Every test here takes the ``store`` fixture, which runs it against each implementation
+(SQLite in a file, SQLite in memory); a new implementation joins by adding itself to
+``IMPLEMENTATIONS``. Only the last tests, about SQLite's own file and migrations, look
+beneath the interface.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from seedfeed.model import Entry
+from seedfeed.store import (
+    SCHEMA_VERSION,
+    STATE_FILE,
+    Enrichment,
+    FetchState,
+    RunRecord,
+    SeedRecord,
+    SQLiteStore,
+    StateStore,
+    StoreError,
+    WebEntry,
+)
+
+T0 = 1_700_000_000
+DATA = Path(__file__).parent / "data"
+
+Factory = Callable[[], StateStore]
+
+
+def _sqlite_file(tmp_path: Path) -> Factory:
+    return lambda: SQLiteStore(tmp_path / "state")
+
+
+def _sqlite_memory(tmp_path: Path) -> Factory:
+    store = SQLiteStore(None)  # one database for the test: "reopening" gives it back
+    store.close = lambda: None  # type: ignore[method-assign]
+    return lambda: store
+
+
+IMPLEMENTATIONS: dict[str, Callable[[Path], Factory]] = {
+    "sqlite-file": _sqlite_file,
+    "sqlite-memory": _sqlite_memory,
+}
+
+
+@pytest.fixture(params=list(IMPLEMENTATIONS))
+def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
+    """Opens the store under test (again: the same state)."""
+    return IMPLEMENTATIONS[request.param](tmp_path)
+
+
+@pytest.fixture
+def store(reopen: Factory) -> Iterator[StateStore]:
+    with reopen() as opened:
+        yield opened
+
+
+def seed(path: str, entry_id: str, first_seen: int, **changes: object) -> SeedRecord:
+    record = SeedRecord(
+        path=path,
+        size=10,
+        mtime_ns=first_seen * 1_000_000_000,
+        scanned_ns=(first_seen + 100) * 1_000_000_000,
+        digest=path.encode(),
+        entry_id=entry_id,
+        entry_hash=b"h-" + path.encode(),
+        first_seen=first_seen,
+        published=first_seen,
+        updated=first_seen,
+        link=entry_id if entry_id.startswith("http") else "",
+    )
+    for name, value in changes.items():
+        setattr(record, name, value)
+    return record
+
+
+def entry(entry_id: str, published: int, **changes: object) -> Entry:
+    fields: dict[str, object] = {
+        "id": entry_id,
+        "title": f"Title {entry_id}",
+        "link": entry_id,
+        "authors": ("Ann Lee", "Bob"),
+        "published": datetime.fromtimestamp(published, UTC),
+        "updated": datetime.fromtimestamp(published, UTC),
+        "content_html": "<p>Body</p>",
+        "summary": "Body",
+        "tags": ("a", "b c"),
+        "origin": entry_id,
+    }
+    fields.update(changes)
+    return Entry(**fields)  # type: ignore[arg-type]
+
+
+# --- seeds ---------------------------------------------------------------------------------
+
+
+def test_seed_records_round_trip(store: StateStore) -> None:
+    record = seed("a/b.txt", "https://ex.org/a", T0, dated=True)
+    store.put_seeds([record])
+    assert store.seed("a/b.txt") == record
+    assert store.seed("missing.txt") is None
+    stat = store.seed_stats()["a/b.txt"]
+    assert stat.is_clean(10, T0 * 1_000_000_000)
+    assert not stat.is_clean(11, T0 * 1_000_000_000)
+
+
+def test_a_stat_within_two_seconds_of_its_scan_is_not_clean(store: StateStore) -> None:
+    racy = seed("r.txt", "urn:r", T0, scanned_ns=T0 * 1_000_000_000 + 1_000_000_000)
+    store.put_seeds([racy])
+    assert not store.seed_stats()["r.txt"].is_clean(10, T0 * 1_000_000_000)
+
+
+def test_newest_is_one_seed_per_entry_newest_first(store: StateStore) -> None:
+    store.put_seeds(
+        [
+            seed("old.txt", "https://ex.org/old", T0),
+            seed("new.txt", "https://ex.org/new", T0 + 20),
+            seed("dup.txt", "https://ex.org/old", T0 + 10),  # a later copy of old.txt
+        ]
+    )
+    assert [r.path for r in store.newest()] == ["new.txt", "old.txt"]
+    # A feed that includes only the copy shows the copy.
+    assert [r.path for r in store.newest(lambda path: path == "dup.txt")] == ["dup.txt"]
+    assert [(d.path, d.first) for d in store.duplicates()] == [("dup.txt", "old.txt")]
+    assert store.seed_paths_with_id("https://ex.org/old") == ["dup.txt", "old.txt"]
+
+
+def test_an_unpublishable_seed_keeps_its_record_but_leaves_the_feeds(store: StateStore) -> None:
+    store.put_seeds([seed("a.txt", "urn:a", T0), seed("b.txt", "urn:b", T0 + 1)])
+    store.set_unpublishable(["b.txt"])
+    assert [r.path for r in store.newest()] == ["a.txt"]
+    assert store.seed("b.txt") is not None
+    store.put_seeds([seed("b.txt", "urn:b", T0 + 1)])  # fixed: published again
+    assert [r.path for r in store.newest()] == ["b.txt", "a.txt"]
+
+
+def test_dates_stay_with_the_entry_when_its_seed_goes(store: StateStore) -> None:
+    link = "https://ex.org/story"
+    store.put_seeds([seed("first.txt", link, T0), seed("copy.txt", link, T0 + 500)])
+    store.forget_seeds(["first.txt"])
+    store.settle(now=T0 + 1000)
+    (winner,) = store.newest()
+    assert (winner.path, winner.published) == ("copy.txt", T0)
+    # The copy's content differs from what readers had: updated moves forward.
+    assert winner.updated == T0 + 500
+    # Deleted too, then back: still the date the entry had.
+    store.forget_seeds(["copy.txt"])
+    store.settle(now=T0 + 2000)
+    assert list(store.newest()) == []
+    store.put_seeds([seed("back.txt", link, T0 + 3000, entry_hash=b"h-copy.txt")])
+    store.settle(now=T0 + 4000)
+    (back,) = store.newest()
+    assert (back.published, back.updated) == (T0, T0 + 500)  # same content: same dates
+
+
+def test_updated_never_goes_back(store: StateStore) -> None:
+    link = "https://ex.org/story"
+    store.put_seeds([seed("a.txt", link, T0, updated=T0 + 900)])
+    store.forget_seeds(["a.txt"])
+    store.settle(now=T0 + 1000)
+    # Restored from a backup: older file, other content than readers last saw.
+    store.put_seeds([seed("a.txt", link, T0, entry_hash=b"older")])
+    store.settle(now=T0 + 5000)
+    (record,) = store.newest()
+    assert record.updated == T0 + 5000
+
+
+def test_a_stated_date_wins_over_the_kept_one(store: StateStore) -> None:
+    link = "https://ex.org/story"
+    store.put_seeds([seed("a.txt", link, T0)])
+    store.forget_seeds(["a.txt"])
+    store.put_seeds([seed("b.txt", link, T0 + 50, published=T0 - 86_400, dated=True)])
+    store.settle(now=T0 + 100)
+    (record,) = store.newest()
+    assert record.published == T0 - 86_400
+
+
+def test_links_an_entry_had(store: StateStore) -> None:
+    store.put_seeds([seed("a.txt", "https://ex.org/old", T0, link="https://ex.org/new")])
+    assert store.ids_of_links(["https://ex.org/new", "https://ex.org/other"]) == {
+        "https://ex.org/new": "https://ex.org/old"
+    }
+
+
+def test_enrichment(store: StateStore) -> None:
+    link = "https://ex.org/a"
+    store.put_seeds([seed("a.txt", link, T0), seed("b.txt", "urn:b", T0)])
+    (task,) = store.seeds_to_enrich()  # only seeds with a link
+    assert (task.path, task.link, task.dated) == ("a.txt", link, False)
+    store.put_enrichment("a.txt", task.digest, Enrichment(link, "https://ex.org/i.png", "D"))
+    assert store.seeds_to_enrich() == []
+    assert store.enrichment("a.txt") == Enrichment(link, "https://ex.org/i.png", "D")
+    store.set_seed_published("a.txt", T0 - 3600)
+    assert store.seed("a.txt").published == T0 - 3600  # type: ignore[union-attr]
+    # An edit of the seed (other bytes) reads the page again; a failure is remembered.
+    store.put_seeds([seed("a.txt", link, T0, digest=b"edited")])
+    assert store.enrichment("a.txt") is None
+    (task,) = store.seeds_to_enrich()
+    store.put_enrichment("a.txt", task.digest, None, error="HTTP 500")
+    assert store.seeds_to_enrich() == [] and store.enrichment("a.txt") is None
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+def test_new_urls_are_due_at_once(store: StateStore) -> None:
+    store.sync_sources([("blog", "https://ex.org/feed"), ("city news", "https://ex.org/l")])
+    assert [(s.source, s.origin, s.url) for s in store.due(T0)] == [
+        ("blog", "https://ex.org/feed", "https://ex.org/feed"),
+        ("city news", "https://ex.org/l", "https://ex.org/l"),
+    ]
+
+
+def test_due_follows_next_fetch_and_disabled(store: StateStore) -> None:
+    store.sync_sources([("a", "https://a.org/"), ("b", "https://b.org/"), ("c", "https://c.org/")])
+    later = store.fetch_state("a", "https://a.org/")
+    later.next_fetch = T0 + 60
+    store.put_fetch_state(later)
+    gone = store.fetch_state("b", "https://b.org/")
+    gone.disabled = True
+    store.put_fetch_state(gone)
+    assert [s.source for s in store.due(T0)] == ["c"]
+    assert [s.source for s in store.due(T0 + 60)] == ["a", "c"]
+
+
+def test_fetch_state_round_trip(store: StateStore) -> None:
+    fresh = store.fetch_state("blog", "https://ex.org/feed")
+    assert fresh == FetchState("blog", "https://ex.org/feed", url="https://ex.org/feed")
+    state = FetchState(
+        "blog",
+        "https://ex.org/feed",
+        url="https://ex.org/moved",
+        etag='W/"x"',
+        last_modified="Mon, 01 Jan 2024 00:00:00 GMT",
+        failures=2,
+        next_fetch=T0 + 1800.5,
+        last_success=T0,
+        last_error="HTTP 500",
+    )
+    store.put_fetch_state(state)
+    assert store.fetch_state("blog", "https://ex.org/feed") == state
+    assert store.fetch_states() == [state]
+
+
+def test_sync_forgets_sources_not_named_unless_kept(store: StateStore) -> None:
+    names = ("gone", "broken", "kept")
+    store.sync_sources([(name, f"https://{name}.org/") for name in names])
+    for name in names:
+        url = f"https://{name}.org/a"
+        store.put_web_entry(WebEntry(name, ("all",), url, entry(url, T0), b"h"))
+    store.sync_sources([("kept", "https://kept.org/")], keep=["broken"])
+    assert sorted(s.source for s in store.fetch_states()) == ["broken", "kept"]
+    assert sorted(w.source for w in store.newest_web("all")) == ["broken", "kept"]
+
+
+def test_web_entries_round_trip(store: StateStore) -> None:
+    web = WebEntry(
+        "city news", ("all", "city"), "https://ex.org/a", entry("https://ex.org/a", T0), b"h"
+    )
+    store.put_web_entry(web)
+    assert store.web_entry("city news", "https://ex.org/a") == web
+    assert store.web_entry("other", "https://ex.org/a") is None
+    assert store.has_web_url("city news", "https://ex.org/a")
+    assert not store.has_web_url("city news", "https://ex.org/b")
+    assert list(store.newest_web("city")) == [web]
+    assert list(store.newest_web("cit")) == []  # feed names match whole
+
+
+def test_prune_keeps_the_newest(store: StateStore) -> None:
+    for i in range(5):
+        url = f"https://ex.org/{i}"
+        store.put_web_entry(WebEntry("s", ("all",), url, entry(url, T0 + i), b"h"))
+    assert store.prune_web("s", 2) == 3
+    assert [w.url for w in store.newest_web("all")] == ["https://ex.org/4", "https://ex.org/3"]
+
+
+# --- runs and transactions -----------------------------------------------------------------
+
+
+def test_last_run(store: StateStore) -> None:
+    assert store.last_run() is None
+    run = RunRecord(at=T0, seeds=3, skipped=1, warnings=2, entries=4, written=("all.json",))
+    store.record_run(run)
+    assert store.last_run() == run
+
+
+def test_uncommitted_changes_are_forgotten(reopen: Factory, tmp_path: Path) -> None:
+    if reopen().__class__ is SQLiteStore and not (tmp_path / "state").exists():
+        pytest.skip("a store in memory has nothing to reopen")
+    with reopen() as store:
+        store.put_seeds([seed("kept.txt", "urn:k", T0)])
+        store.commit()
+        store.put_seeds([seed("lost.txt", "urn:l", T0)])
+    with reopen() as store:
+        assert store.seed("kept.txt") is not None
+        assert store.seed("lost.txt") is None
+
+
+# --- SQLite: its file and its migrations ----------------------------------------------------
+
+
+def test_a_v1_store_is_migrated(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    with sqlite3.connect(state / STATE_FILE) as db:
+        db.executescript((DATA / "store-v1.sql").read_text())
+    with SQLiteStore(state) as store:
+        a = store.seed("a.txt")
+        assert a is not None and (a.entry_id, a.published, a.link, a.dated) == (
+            "https://news.example.org/story",
+            T0,
+            "",
+            False,
+        )
+        # "name url" keys became a source and a URL; the name keeps its space.
+        (fetch,) = store.fetch_states()
+        assert (fetch.source, fetch.origin, fetch.url, fetch.etag, fetch.failures) == (
+            "city news",
+            "https://ex.org/list",
+            "https://ex.org/moved",
+            '"v1"',
+            2,
+        )
+        (web,) = store.newest_web("city")
+        assert web.entry.authors == ("Ann", "Bob") and web.feeds == ("all", "city")
+        assert store.last_run() == RunRecord(
+            at=1700000100, seeds=2, warnings=1, entries=1, written=("all.atom.xml",)
+        )
+        # The first seed goes: its entry keeps its date, the duplicate takes over.
+        store.forget_seeds(["a.txt"])
+        store.settle(now=T0 + 1000)
+        (winner,) = store.newest()
+        assert (winner.path, winner.published) == ("b.txt", T0)
+        store.commit()
+    with sqlite3.connect(state / STATE_FILE) as db:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (str(SCHEMA_VERSION),)
+
+
+def test_a_newer_store_is_refused(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path) as store:
+        store.commit()
+    with sqlite3.connect(tmp_path / STATE_FILE) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer seedfeed"):
+        SQLiteStore(tmp_path)
+
+
+def test_a_file_that_is_not_a_store_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / STATE_FILE).write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match=STATE_FILE):
+        SQLiteStore(tmp_path)
