@@ -164,12 +164,14 @@ def sanitize_html(fragment: str, base_url: str = "") -> str:
 
 
 def bound_html(fragment: str, limit: int = MAX_CONTENT_HTML) -> tuple[str, bool]:
-    """``fragment`` cut to at most ``limit`` characters before a tag; True when it was cut.
-    The sanitizer closes what the cut leaves open."""
+    """``fragment`` cut to at most ``limit`` characters, never inside a tag; True when it
+    was cut. The sanitizer closes the elements the cut leaves open."""
     if len(fragment) <= limit:
         return fragment, False
-    cut = fragment.rfind("<", 0, limit)
-    return fragment[: cut if cut > 0 else limit], True
+    cut = limit
+    if fragment.rfind("<", 0, limit) > fragment.rfind(">", 0, limit):
+        cut = fragment.rfind("<", 0, limit)  # inside a tag: before it
+    return fragment[:cut], True
 
 
 def blocks_to_html(blocks: Iterable[Block]) -> str:
@@ -205,8 +207,10 @@ def clean_chars(value: str) -> str:
 
 def summarize(article: Article, content_html: str) -> str:
     """Plain-text summary: the seed's own, the "Why it matters" paragraph, the first one."""
-    if article.summary:
-        return shorten(clean_text(html_to_text(article.summary)), MAX_SUMMARY)
+    # The seed's own summary may be markup (front matter, a page's description); when
+    # nothing readable is left of it, the text says what the entry is about.
+    if own := clean_text(html_to_text(article.summary)) if article.summary else "":
+        return shorten(own, MAX_SUMMARY)
     paragraphs = [b for b in article.blocks if b.kind == "p" and b.text]
     for block in paragraphs:
         if block.lead.lower().startswith("why it matters"):

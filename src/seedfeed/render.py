@@ -14,7 +14,8 @@ as HTML only after ``as_html`` has escaped it:
 | Atom summary                            | HTML: the text summary, escaped        |
 | Atom content                            | HTML: content_html                     |
 | RSS title, dc:creator, category, guid   | text (readers show it as is)           |
-| RSS description                         | HTML: the text summary, escaped        |
+| RSS description                         | HTML: the text summary, escaped (or,   |
+|                                         | without a summary, content_html)       |
 | RSS content:encoded                     | HTML: content_html                     |
 | JSON Feed title, summary, content_text  | text                                   |
 | JSON Feed content_html                  | HTML: content_html                     |
