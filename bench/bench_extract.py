@@ -25,7 +25,7 @@ averaged over pages; time is per page, the best of ``--repeat`` runs.
 
 Candidates are measured when installed: the old bs4 heuristic and what ``seedfeed``
 ships always; readability-lxml (a dependency) with and without the chrome cut that
-``seedfeed.extract`` applies first; trafilatura in several configurations after
+``seedfeed.web.extract`` applies first; trafilatura in several configurations after
 ``pip install trafilatura`` (not a dependency: it lost this measurement).
 
 Usage: ``python bench/bench_extract.py [--repeat 3] [--by-layout] [--show NAME]``
@@ -611,13 +611,13 @@ Extractor = Callable[[Page], str]
 
 
 def _heuristic(page: Page) -> str:
-    from seedfeed.extract import _heuristic_html
+    from seedfeed.web.extract import _heuristic_html
 
     return _text(_heuristic_html(BeautifulSoup(page.html, "lxml")))
 
 
 def _seedfeed(page: Page) -> str:
-    from seedfeed.extract import article_from_html
+    from seedfeed.web.extract import article_from_html
 
     return _text(article_from_html(page.html, origin=page.url, url=page.url).content_html)
 
@@ -626,7 +626,7 @@ def _readability(strip: bool = False) -> Extractor:
     def run(page: Page) -> str:
         from readability import Document
 
-        from seedfeed.extract import _strip_chrome
+        from seedfeed.web.extract import _strip_chrome
 
         source = _strip_chrome(page.html) if strip else page.html
         return _text(Document(source, url=page.url).summary(html_partial=True))
@@ -638,7 +638,7 @@ def _trafilatura(strip: bool = False, **options: object) -> Extractor:
     def run(page: Page) -> str:
         import trafilatura
 
-        from seedfeed.extract import _strip_chrome
+        from seedfeed.web.extract import _strip_chrome
 
         source = _strip_chrome(page.html) if strip else page.html
         out = trafilatura.extract(source, url=page.url, **options) or ""  # type: ignore[arg-type]

@@ -481,8 +481,8 @@ def feed_mtimes(project: Path) -> dict[str, int]:
 def extraction_ms(site: Site, base: str) -> tuple[float, list[float]]:
     """Milliseconds of ``article_from_html`` + ``to_entry`` for the first call (imports
     included) and for every article page after it."""
-    from seedfeed.extract import article_from_html
     from seedfeed.normalize import to_entry
+    from seedfeed.web.extract import article_from_html
 
     first_seen = datetime.now(UTC).replace(microsecond=0)
     times: list[float] = []
@@ -504,7 +504,7 @@ def extraction_ms(site: Site, base: str) -> tuple[float, list[float]]:
 
 def fetch_only(site: Site, base: str, **options: int) -> tuple[float, int]:
     """Seconds to fetch every article with ``Fetcher.fetch_many``, and the failures."""
-    from seedfeed.fetch import Fetcher, FetchError, FetchSettings
+    from seedfeed.web.fetch import Fetcher, FetchError, FetchSettings
 
     jobs = [(path, base + path.lstrip("/"), None) for path in site.articles]
     started = time.perf_counter()
@@ -576,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None
     }
 
-    from seedfeed.fetch import FetchSettings
+    from seedfeed.web.fetch import FetchSettings
 
     settings = FetchSettings(allow_private=True, **fetch_options)
     version, load = code_version(), load_average()

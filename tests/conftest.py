@@ -11,3 +11,36 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     urllib and newsboat's libcurl all honour http_proxy)."""
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("NO_PROXY", "*")
+
+
+# What starts the real command or daemon in a child process: the tests that do are
+# marked "slow", so that `pytest -m "not slow"` (make quick) stays under 30 seconds.
+# (So are the few that publish hundreds of projects; they say so themselves.)
+_SUBPROCESS_NAMES = frozenset(
+    {"run_subprocess", "subprocess", "Popen", "corpus_run", "_spawn_publisher"}
+)
+_SLOW_MODULES = frozenset({"test_daemon", "test_newsboat"})
+
+
+def _starts_processes(function: object) -> bool:
+    code = getattr(function, "__code__", None)
+    return code is not None and not _SUBPROCESS_NAMES.isdisjoint(code.co_names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that run seedfeed in a subprocess (or use a fixture that does)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        module = getattr(item, "module", None)
+        fixtures = getattr(item, "_fixtureinfo", None)
+        fixture_functions = [
+            definition.func
+            for name in (fixtures.names_closure if fixtures else ())
+            for definition in item.session._fixturemanager.getfixturedefs(name, item) or ()
+        ]
+        if (
+            (module is not None and module.__name__ in _SLOW_MODULES)
+            or _starts_processes(function)
+            or any(map(_starts_processes, fixture_functions))
+        ):
+            item.add_marker(pytest.mark.slow)

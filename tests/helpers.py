@@ -18,7 +18,7 @@ from lxml import etree
 
 from seedfeed.cli import cli
 from seedfeed.config import load_config
-from seedfeed.publish import Report, publish
+from seedfeed.pipeline import Report, publish
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_SEED = Path(__file__).resolve().parents[2] / "shared/seeds/000_87e846f0a868ed07.txt"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import seedfeed.publish
+import seedfeed.pipeline
 from helpers import (
     atom_titles,
     invoke,
@@ -288,7 +288,7 @@ def test_unexpected_failure_exit_1_keeps_feeds(
     def explode(*args: object, **kwargs: object) -> dict[str, bytes]:
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr(seedfeed.publish, "render_feeds", explode)
+    monkeypatch.setattr(seedfeed.pipeline, "render_feeds", explode)
     result = invoke(["publish", "-c", str(config)])
     assert result.exit_code == 1
     lines = stderr_lines(result.stderr)
@@ -308,7 +308,7 @@ def test_failure_in_a_later_feed_keeps_every_feed(
     """Exit 1 promises the previous feeds, all of them: a run that fails while rendering
     its second feed must not have replaced the first one already."""
     config, before = _published_twice(tmp_path)
-    real = seedfeed.publish.render_feeds
+    real = seedfeed.pipeline.render_feeds
     calls = []
 
     def second_fails(*args: object, **kwargs: object) -> dict[str, bytes]:
@@ -317,7 +317,7 @@ def test_failure_in_a_later_feed_keeps_every_feed(
             raise RuntimeError("second feed exploded")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(seedfeed.publish, "render_feeds", second_fails)
+    monkeypatch.setattr(seedfeed.pipeline, "render_feeds", second_fails)
     result = invoke(["publish", "-c", str(config)])
     assert result.exit_code == 1
     assert "second feed exploded" in result.stderr

@@ -277,8 +277,8 @@ class Published:
 
 def read_entry(feeds: Path) -> Published:
     """The feeds' one entry. An entry without a summary has its content in RSS
-    <description> and no <content:encoded> (feedgen's fallback, against render.py's
-    table: test_rss_item_without_summary_keeps_the_table); it is read as content then."""
+    <description> and no <content:encoded> (render.py's table; see
+    test_rss_item_without_summary_keeps_the_table): it is read as content then."""
     [entry] = atom_entries(feeds / "all.atom.xml")
     [item] = rss_items(feeds / "all.rss.xml")
     [json_item] = json.loads((feeds / "all.json").read_text(encoding="utf-8"))["items"]
@@ -391,6 +391,7 @@ def test_checker_text_fields_hold_no_element() -> None:
 # --- every hostile string in every field, deterministically ------------------------------
 
 
+@pytest.mark.slow  # publishes a project per example
 def test_every_hostile_string_in_every_field_is_inert(tmp_path: Path) -> None:
     """One project, one seed per format and hostile string (the string in every field)."""
     seeds: dict[str, str] = {}
@@ -456,6 +457,7 @@ PROPERTY = settings(
 PLAIN = Fields("Title", "first paragraph", "why", ("one",), "Ann Lee", ("t",), "s", "https://e.x/")
 
 
+@pytest.mark.slow  # publishes a project per example
 @PROPERTY
 @given(
     kind=st.sampled_from(FORMATS),
@@ -483,7 +485,7 @@ def test_publish_is_inert_for_any_seed(
         check_publish(Path(folder), kind, f, token, site)
 
 
-# --- known bugs ------------------------------------------------------------------------------
+# --- summaries: bugs this module found, fixed ------------------------------------------------
 
 
 def test_rss_item_without_summary_keeps_the_table(tmp_path: Path) -> None:

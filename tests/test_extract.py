@@ -1,4 +1,4 @@
-"""Unit tests for seedfeed.extract: page metadata, main text, safety after normalize."""
+"""Unit tests for seedfeed.web.extract: page metadata, main text, safety after normalize."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from seedfeed import extract
-from seedfeed.extract import article_from_html, page_text
 from seedfeed.model import Article, Entry
 from seedfeed.normalize import sanitize_html, to_entry
+from seedfeed.web import extract
+from seedfeed.web.extract import article_from_html, page_text
 
 PAGES = Path(__file__).resolve().parent / "data/pages"
 FIRST_SEEN = datetime(2024, 1, 1, tzinfo=UTC)
@@ -441,7 +441,7 @@ def test_seed_only_runs_do_not_import_the_extractor(tmp_path: Path) -> None:
         "from seedfeed.seeds import parse_seed_text\n"
         f"parse_seed_text(open({str(seed)!r}).read(), 'a.txt')\n"
         "assert 'readability' not in sys.modules, 'readability imported'\n"
-        "assert 'seedfeed.extract' not in sys.modules, 'extract imported'\n"
+        "assert 'seedfeed.web.extract' not in sys.modules, 'extract imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -1,4 +1,4 @@
-"""``seedfeed.fetch`` against real servers on 127.0.0.1: pytest-httpserver for plain
+"""``seedfeed.web.fetch`` against real servers on 127.0.0.1: pytest-httpserver for plain
 exchanges, a threaded ``http.server`` for slow and concurrent ones, and a raw socket for
 a server that drips bytes. Nothing here touches the internet."""
 
@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-import seedfeed.fetch
+import seedfeed.web.fetch
 from seedfeed import PROJECT_URL, __version__
 from seedfeed.config import ConfigError
-from seedfeed.fetch import (
+from seedfeed.web.fetch import (
     BACKOFF_MAX,
     Fetcher,
     FetchError,
@@ -480,7 +480,7 @@ def test_every_hop_passes_check_url(
     server: _Server, fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[str] = []
-    real = seedfeed.fetch.check_url
+    real = seedfeed.web.fetch.check_url
 
     def strict(url: str, allow_private: bool) -> None:
         checked.append(url)
@@ -488,7 +488,7 @@ def test_every_hop_passes_check_url(
             raise FetchError(url, "refused: test policy")
         real(url, allow_private)
 
-    monkeypatch.setattr(seedfeed.fetch, "check_url", strict)
+    monkeypatch.setattr(seedfeed.web.fetch, "check_url", strict)
     server.routes["/start"] = lambda h: reply(h, 302, headers={"Location": "/forbidden"})
     server.routes["/forbidden"] = lambda h: reply(h, 200, b"secret")
     error = fail(fetcher, server.url("/start"))

@@ -39,7 +39,7 @@ from seedfeed.render import (
     render_json_feed,
     render_opml,
 )
-from seedfeed.websub import ping_hub
+from seedfeed.web.websub import ping_hub
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 FORMATS = {

@@ -32,7 +32,7 @@ from helpers import (
     xml,
 )
 from seedfeed.config import load_config
-from seedfeed.publish import LockTimeout, PublishError, publish, publish_lock
+from seedfeed.pipeline import LockTimeout, PublishError, publish, publish_lock
 from seedfeed.writer import WriteError
 
 
@@ -431,7 +431,7 @@ def test_failed_write_keeps_old_feed_and_no_temp_file(
 _KILL_SCRIPT = """
 import sys
 from seedfeed.config import load_config
-from seedfeed.publish import publish
+from seedfeed.pipeline import publish
 publish(load_config(sys.argv[1]))
 """
 

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import NS, REFERENCE_SEED, REPO, atom_date, atom_entry, parse_feed, snapshot, xml
 from seedfeed.config import load_config
-from seedfeed.publish import Report, publish
+from seedfeed.pipeline import Report, publish
 
 pytestmark = pytest.mark.skipif(
     not REFERENCE_SEED.is_file(), reason=f"reference seed not found at {REFERENCE_SEED}"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from seedfeed.extract import article_from_html
 from seedfeed.model import Article, Block
 from seedfeed.seeds import (
     SeedError,
@@ -20,6 +19,7 @@ from seedfeed.seeds import (
     read_bytes,
     read_seed,
 )
+from seedfeed.web.extract import article_from_html
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared/seeds/000_87e846f0a868ed07.txt"
 NBSP = "\u00a0"

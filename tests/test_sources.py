@@ -6,14 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from seedfeed.sources import (
-    DEFAULT_ITEMS,
-    SourceError,
-    feed_articles,
-    listing_links,
-    load_sources,
-    parse_source,
-)
+from seedfeed.sources import SourceError, load_sources, parse_source
+from seedfeed.web.listings import DEFAULT_ITEMS, feed_articles, listing_links
 
 
 def _write(folder: Path, name: str, text: str) -> Path:

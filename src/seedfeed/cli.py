@@ -1,7 +1,9 @@
 """The ``seedfeed`` command: thin, it parses arguments and calls the library.
 
-Exit codes: 0 published (bad seeds skipped with warnings), 1 unexpected failure,
-2 usage or configuration error, 3 seeds were skipped and ``--strict`` was given.
+Exit codes: 0 published (bad seeds skipped with warnings), 1 failure (a source, the
+disk, the lock, the state store, a bug), 2 usage or configuration error, 3 seeds were
+skipped and ``--strict`` was given (``check``: whenever one would be). Library errors
+become exit codes in one place, ``_Group.invoke``.
 """
 
 from __future__ import annotations
@@ -9,28 +11,59 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
 
 from . import __version__
-from .config import Config, ConfigError, load_config
-from .publish import LockTimeout, PublishError, Report, describe_failure, publish
-from .scaffold import ScaffoldError, scaffold
-from .store import StoreError
-from .writer import WriteError
+from .errors import SeedfeedError, UsageError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .report import Report
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 log = logging.getLogger("seedfeed")
+
+
+class CommandError(click.ClickException):
+    """What a command tells the user when it stops: one line on stderr, an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        err.print(f"error: {self.format_message()}", markup=False)
+
+
+def _exit_code(exc: SeedfeedError) -> int:
+    """The exit code of a library error: 2 for what the user asked or configured, else 1."""
+    from .config import ConfigError
+    from .pipeline import PublishError
+    from .scaffold import ScaffoldError
+
+    usage: tuple[type[SeedfeedError], ...] = (ConfigError, PublishError, ScaffoldError, UsageError)
+    return EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILURE
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SeedfeedError as exc:  # every error the library raises on purpose
+            raise CommandError(str(exc), _exit_code(exc)) from None
+
+
+def _stop(code: int) -> NoReturn:
+    raise click.exceptions.Exit(code)
 
 
 class _LineHandler(logging.Handler):
@@ -81,7 +114,7 @@ def verbosity(command: Callable[..., None]) -> Callable[..., None]:
     )(command)  # fmt: skip
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="seedfeed")
 @verbosity
 def cli() -> None:
@@ -89,32 +122,21 @@ def cli() -> None:
 
 
 def _load(config_path: Path | None) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_USAGE)
+    from .config import load_config
+
+    return load_config(config_path)
 
 
 def _run(config: Config, *, dry_run: bool) -> Report:
+    from .pipeline import describe_failure, publish
+
     try:
         return publish(config, dry_run=dry_run)
-    except PublishError as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_USAGE)
-    except LockTimeout as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_FAILURE)
-    except StoreError as exc:
-        err.print(f"error: state store: {exc}", markup=False)
-        sys.exit(EXIT_FAILURE)
-    except WriteError as exc:  # says itself whether the previous feeds are all in place
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_FAILURE)
+    except SeedfeedError:
+        raise
     except Exception as exc:  # a bug or the disk: say so, and what became of the feeds
         log.debug("traceback", exc_info=True)
-        err.print(f"error: {describe_failure(exc)}", markup=False)
-        sys.exit(EXIT_FAILURE)
+        raise CommandError(describe_failure(exc)) from None
 
 
 @cli.command("publish")
@@ -142,7 +164,7 @@ def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> N
             f" {len(report.skipped)} skipped) in {report.seconds:.2f} s; written: {written}",
             markup=False,
         )
-    sys.exit(EXIT_SKIPPED if strict and report.skipped else EXIT_OK)
+    _stop(EXIT_SKIPPED if strict and report.skipped else EXIT_OK)
 
 
 @cli.command("check")
@@ -157,7 +179,7 @@ def check_cmd(config_path: Path | None) -> None:
         f" {len(report.skipped)} skipped, {len(report.warnings)} warning(s)",
         markup=False,
     )
-    sys.exit(EXIT_SKIPPED if report.skipped else EXIT_OK)
+    _stop(EXIT_SKIPPED if report.skipped else EXIT_OK)
 
 
 @cli.command("init")
@@ -167,11 +189,9 @@ def check_cmd(config_path: Path | None) -> None:
 @verbosity
 def init_cmd(directory: Path, title: str, base_url: str) -> None:
     """Create a working project: config.toml, seeds/ with an example, feeds/."""
-    try:
-        created = scaffold(directory, title=title, base_url=base_url)
-    except ScaffoldError as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_USAGE)
+    from .scaffold import scaffold
+
+    created = scaffold(directory, title=title, base_url=base_url)
     for path in created:
         err.print(f"created {path}", markup=False)
     err.print(f"next: seedfeed publish -c {directory / 'config.toml'}", markup=False)
@@ -184,34 +204,28 @@ def init_cmd(directory: Path, title: str, base_url: str) -> None:
 @verbosity
 def extract_cmd(target: str, url: str, allow_private: bool) -> None:
     """Show what a page (URL or saved HTML file) would become as an entry."""
-    from .extract import article_from_html
-    from .fetch import Fetcher, FetchError, FetchSettings, decode_body
+    from datetime import UTC, datetime
+
+    from .config import FetchSettings
     from .normalize import html_to_plain, to_entry
     from .seeds import SeedError, read_bytes
+    from .web.extract import article_from_html
+    from .web.fetch import Fetcher, decode_body
 
     if urlsplit(target).scheme.lower() in ("http", "https"):
-        try:
-            with Fetcher(FetchSettings(allow_private=allow_private)) as fetcher:
-                result = fetcher.fetch(target)
-        except FetchError as exc:
-            err.print(f"error: {exc}", markup=False)
-            sys.exit(EXIT_FAILURE)
+        with Fetcher(FetchSettings(allow_private=allow_private)) as fetcher:
+            result = fetcher.fetch(target)
         text, url = result.text, url or result.final_url
     else:
         # A file is read under the fetcher's byte cap, like a page: /dev/zero ends.
         if not os.path.exists(target):
-            err.print(f"error: {target}: No such file or directory", markup=False)
-            sys.exit(EXIT_USAGE)
+            raise UsageError(f"{target}: No such file or directory")
         try:
             data = read_bytes(
-                target,
-                FetchSettings.max_bytes,
-                follow_symlinks=True,
-                setting="fetch.max_bytes",
+                target, FetchSettings.max_bytes, follow_symlinks=True, setting="fetch.max_bytes"
             )
         except SeedError as exc:
-            err.print(f"error: {target}: {exc}", markup=False)
-            sys.exit(EXIT_USAGE)
+            raise UsageError(f"{target}: {exc}") from None
         text, _charset = decode_body(data, None)
     article = article_from_html(text, origin=url or target, url=url)
     entry, warnings = to_entry(article, datetime.now(UTC).replace(microsecond=0))
@@ -235,22 +249,19 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
 def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
     """Save a web page as a new seed in seeds/ (the clipped-article format)."""
     from .clip import clip_text, seed_path, write_seed
-    from .extract import article_from_html, page_text
-    from .fetch import Fetcher, FetchError
+    from .config import with_fetch
+    from .web.extract import article_from_html, page_text
+    from .web.fetch import Fetcher
 
     config = _load(config_path)
-    settings = replace(config.fetch, allow_private=allow_private or config.fetch.allow_private)
-    try:
-        with Fetcher(settings) as fetcher:
-            result = fetcher.fetch(url)
-    except FetchError as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_FAILURE)
+    if allow_private:
+        config = with_fetch(config, allow_private=True)
+    with Fetcher(config.fetch) as fetcher:
+        result = fetcher.fetch(url)
     article = article_from_html(result.text, origin=url, url=result.final_url)
     body = page_text(result.text, result.final_url)
     if not body.strip():
-        err.print(f"error: {url}: no article text found on the page", markup=False)
-        sys.exit(EXIT_FAILURE)
+        raise CommandError(f"{url}: no article text found on the page")
     path = seed_path(config.paths.seeds, article.title or url)
     write_seed(path, clip_text(article, body, article.link or result.final_url))
     click.echo(str(path))
@@ -265,17 +276,12 @@ def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
 def run_cmd(config_path: Path | None, serve_: bool, host: str, port: int) -> None:
     """Publish on the [schedule] cron, and whenever a seed changes (until SIGTERM)."""
     from .config import find_config
-    from .daemon import ServeError, run_daemon
+    from .daemon import run_daemon
 
     _load(config_path)  # a bad config is exit 2 before anything starts
     if not ctx_quiet() and log.level > logging.INFO:
         log.setLevel(logging.INFO)  # a daemon says what it does, one line a run
-    try:
-        code = run_daemon(find_config(config_path), (host, port) if serve_ else None)
-    except ServeError as exc:
-        err.print(f"error: {exc}", markup=False)
-        sys.exit(EXIT_USAGE)
-    sys.exit(code)
+    _stop(run_daemon(find_config(config_path), (host, port) if serve_ else None))
 
 
 @cli.command("serve")
@@ -294,8 +300,7 @@ def serve_cmd(config_path: Path | None, host: str, port: int) -> None:
     try:
         serve(config.paths.feeds, host, port, stop)
     except OSError as exc:
-        err.print(f"error: cannot serve on {host}:{port}: {exc.strerror or exc}", markup=False)
-        sys.exit(EXIT_USAGE)
+        raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @cli.command("status")
@@ -306,12 +311,8 @@ def status_cmd(config_path: Path | None) -> None:
     from .status import status_lines
 
     config = _load(config_path)
-    try:
-        for line in status_lines(config):
-            click.echo(line)
-    except StoreError as exc:
-        err.print(f"error: state store: {exc}", markup=False)
-        sys.exit(EXIT_FAILURE)
+    for line in status_lines(config):
+        click.echo(line)
 
 
 def ctx_quiet() -> bool:

@@ -28,7 +28,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Config, ConfigError, load_config
-from .publish import LockTimeout, PublishError, publish
+from .errors import UsageError
+from .pipeline import LockTimeout, PublishError, publish
 from .schedule import cron_trigger, zone
 from .seeds import SEED_SUFFIXES
 from .store import StoreError, open_store
@@ -53,7 +54,7 @@ ONE_OFF: dict[str, Any] = {
 }
 
 
-class ServeError(Exception):
+class ServeError(UsageError):
     """``--serve`` cannot listen where it was asked to."""
 
 
@@ -128,10 +129,10 @@ class Daemon:
             log.error("reload refused, the previous configuration stays: %s", exc)
             return
         old = self.config
-        if self.serve_address is not None and config.paths.feeds != old.feeds_dir:
+        if self.serve_address is not None and config.paths.feeds != old.paths.feeds:
             log.warning(
                 "paths.feeds changed: --serve keeps serving %s until the daemon restarts",
-                old.feeds_dir,
+                old.paths.feeds,
             )
         self.config = config
         self._schedule_jobs()

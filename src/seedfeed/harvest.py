@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 
 from .config import Config
 from .dates import from_timestamp
-from .fetch import Fetcher, FetchError, FetchResult, Validators, next_retry
 from .model import Article, Entry
 from .normalize import content_hash, to_entry
-from .sources import Source, SourceError, feed_articles, listing_links
+from .sources import Source, SourceError
 from .store import Enrichment, FetchState, StateStore, WebEntry
+from .web.fetch import Fetcher, FetchError, FetchResult, Validators, next_retry
+from .web.listings import feed_articles, listing_links
 
 log = logging.getLogger("seedfeed")
 
@@ -194,19 +195,19 @@ def enrich_entry(entry: Entry, found: Enrichment) -> Entry:
     """``entry`` with what its page adds: canonical link, lead image, description."""
     from .normalize import LinkError, canonical_url, clean_text, sanitize_html, shorten
 
-    changes: dict[str, str] = {}
+    link, content, summary = entry.link, entry.content_html, entry.summary
     try:
         if found.link:
-            changes["link"] = canonical_url(found.link)
+            link = canonical_url(found.link)
     except LinkError:
         pass
-    if found.image and "<img" not in entry.content_html:
+    if found.image and "<img" not in content:
         figure = sanitize_html(f'<p><img src="{html.escape(found.image)}" alt=""></p>')
         if figure:
-            changes["content_html"] = f"{figure}\n{entry.content_html}"
-    if found.description and not entry.summary:
-        changes["summary"] = shorten(clean_text(found.description), 1000)
-    return replace(entry, **changes) if changes else entry
+            content = f"{figure}\n{content}"
+    if found.description and not summary:
+        summary = shorten(clean_text(found.description), 1000)
+    return replace(entry, link=link, content_html=content, summary=summary)
 
 
 def _next_scheduled(expression: str, now: float) -> float:
@@ -270,7 +271,7 @@ def _read_document(
 
 
 def _page_article(result: FetchResult) -> Article:
-    from .extract import article_from_html  # lazily: the extractor is heavy to import
+    from .web.extract import article_from_html  # lazily: the extractor is heavy to import
 
     return article_from_html(result.text, origin=result.final_url, url=result.final_url)
 

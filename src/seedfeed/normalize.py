@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 import nh3
 
+from .errors import SeedfeedError
 from .model import Article, Block, Entry
 
 MAX_TITLE = 300
@@ -43,7 +44,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\u
 NAMESPACE = uuid.UUID("8a3c1d55-3a8b-4f0e-9c1e-5eedfeed0000")
 
 
-class LinkError(ValueError):
+class LinkError(SeedfeedError, ValueError):
     """A link that cannot be used; the message says why."""
 
 

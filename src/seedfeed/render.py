@@ -78,14 +78,14 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
-class _WebSubRss(BaseExtension):
+class _WebSubRss(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
     """Adds ``<atom:link rel="hub">`` to RSS: feedgen writes only the self link there."""
 
     hub = ""
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
-        if self.hub:
-            channel = feed.find("channel")
+        channel = feed.find("channel")
+        if self.hub and channel is not None:
             self_link = channel.find(f"{{{ATOM_NS}}}link[@rel='self']")
             hub = etree.Element(f"{{{ATOM_NS}}}link", href=self.hub, rel="hub")
             # Next to the self link: the channel's atom links read as one group.

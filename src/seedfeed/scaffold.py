@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from .config import CONFIG_NAME
+from .errors import SeedfeedError
 
 EXAMPLE_SEED = """\
 Welcome to seedfeed: your clippings, as a feed
@@ -30,7 +31,7 @@ Content retrieved from: https://example.org/welcome-to-seedfeed?utm_source=init.
 """
 
 
-class ScaffoldError(Exception):
+class ScaffoldError(SeedfeedError):
     """The project cannot be created there (it exists already, or the folder is not writable)."""
 
 

@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from .errors import SeedfeedError
+
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(SeedfeedError, ValueError):
     """A cron expression or time zone that cannot be used; the message says why."""
 
 
@@ -83,4 +85,7 @@ def next_fire(expression: str, after: datetime, timezone: str = "UTC") -> dateti
     """The first time ``expression`` fires strictly after ``after`` (aware datetime)."""
     # APScheduler returns a fire time at or after its argument: one second on makes it
     # strictly after (cron has minute resolution).
-    return cron_trigger(expression, timezone).get_next_fire_time(None, after + timedelta(seconds=1))
+    fire: datetime | None = cron_trigger(expression, timezone).get_next_fire_time(
+        None, after + timedelta(seconds=1)
+    )
+    return fire

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .dates import parse_date
+from .errors import SeedfeedError
 from .model import Article, Block
+from .web.charset import mostly_utf8
 
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
@@ -27,7 +29,7 @@ HTML_SUFFIXES = frozenset({".html", ".htm"})
 SEED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES
 
 
-class SeedError(Exception):
+class SeedError(SeedfeedError):
     """A seed file cannot be published; the message is the reason, for one warning line."""
 
 
@@ -206,7 +208,7 @@ def decode(data: bytes) -> tuple[str, list[str]]:
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            text, warnings = data.decode("utf-16"), []
+            text, warnings = data.decode("utf-16"), list[str]()
         except UnicodeDecodeError:
             raise SeedError("invalid UTF-16") from None
         return _without_controls(text, warnings)
@@ -215,7 +217,7 @@ def decode(data: bytes) -> tuple[str, list[str]]:
     if is_binary(data):
         raise SeedError("binary file, not text")
     try:
-        text, warnings = data.decode("utf-8"), []
+        text, warnings = data.decode("utf-8"), list[str]()
     except UnicodeDecodeError:
         text, warnings = _decode_legacy(data)
     if len(data.translate(None, _TEXT_BYTES)):  # rare: only then is the text searched
@@ -231,15 +233,6 @@ def _decode_legacy(data: bytes) -> tuple[str, list[str]]:
         return data.decode("cp1252"), ["not UTF-8; read as Windows-1252"]
     except UnicodeDecodeError:
         return data.decode("latin-1"), ["not UTF-8; read as Latin-1"]
-
-
-def mostly_utf8(text: str) -> bool:
-    """Whether ``text``, bytes decoded as UTF-8 with replacement, is UTF-8 with a few
-    broken bytes (to keep) rather than another charset: more good non-ASCII characters
-    than U+FFFD."""
-    bad = text.count("\ufffd")
-    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
-    return non_ascii - bad > bad
 
 
 def _without_controls(text: str, warnings: list[str]) -> tuple[str, list[str]]:
@@ -275,7 +268,7 @@ def parse_seed_text(text: str, origin: str) -> Article:
     if suffix in MARKDOWN_SUFFIXES:
         return parse_markdown(text, origin)
     if suffix in HTML_SUFFIXES:
-        from .extract import article_from_html  # lazily: seed-only runs never need it
+        from .web.extract import article_from_html  # lazily: seed-only runs never need it
 
         article = article_from_html(text, origin=origin)
         if not (article.title or article.content_html.strip()):
@@ -481,7 +474,7 @@ MAX_FRONT_MATTER = 64 * 1024
 MAX_FRONT_MATTER_DEPTH = 20
 
 
-class FrontMatterBudget(Exception):
+class FrontMatterBudget(SeedfeedError):
     """Front matter that exceeds its budget (aliases, nesting); the seed is skipped."""
 
 

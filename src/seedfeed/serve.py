@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import logging
 import os
 import re
@@ -351,7 +352,7 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
         log.info(format, *args)
 
 
-def discard_chunked(rfile: BinaryIO, limit: int) -> bool:
+def discard_chunked(rfile: BinaryIO | io.BufferedIOBase, limit: int) -> bool:
     """Read and drop one chunked body of at most ``limit`` bytes on the wire.
 
     Returns False when the body is longer or the client went away (the rest stays unread,

@@ -1,29 +1,25 @@
 """Sources: web pages followed for new articles, one TOML file each in ``sources/``.
 
-``load_sources`` reads the definitions (a bad file is one error line, never fatal);
-``listing_links`` and ``feed_articles`` turn a fetched listing page or feed into the
-article links or raw ``Article``s they announce. No I/O beyond reading the TOML files.
+``load_sources`` reads the definitions (a bad file is one error line, never fatal).
+What a fetched listing or feed announces is read in web/listings.py.
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from .config import FEED_NAME_RE
-from .dates import parse_date
-from .model import Article
+from .errors import SeedfeedError
 from .normalize import clean_text
 
 KINDS = ("article", "listing", "feed")
-DEFAULT_ITEMS = "article a[href], h2 a[href], h3 a[href]"
 
 
-class SourceError(Exception):
+class SourceError(SeedfeedError):
     """A source definition or a fetched document cannot be used; one line, with the reason."""
 
 
@@ -155,95 +151,3 @@ def _check_selector(selector: str) -> None:
     except soupsieve.SelectorSyntaxError as exc:
         reason = str(exc).splitlines()[0]
         raise SourceError(f"'items' is not a CSS selector: {reason}") from None
-
-
-# --- listing pages ----------------------------------------------------------------------
-
-
-def listing_links(html: str, page_url: str, selector: str = "", limit: int = 10) -> list[str]:
-    """The first ``limit`` distinct article links of a listing page, absolute, in page order.
-
-    Without ``selector``: links inside ``<article>``, ``<h2>`` and ``<h3>`` that stay on
-    the listing's own site (navigation and ads point elsewhere or sit outside those).
-    """
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "lxml")
-    site = urlsplit(page_url).netloc.lower()
-    links: list[str] = []
-    for anchor in soup.select(selector or DEFAULT_ITEMS):
-        href = anchor.get("href")
-        if not isinstance(href, str) or not href.strip() or href.startswith("#"):
-            continue
-        url = urljoin(page_url, href.strip()).split("#")[0]
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            continue
-        if not selector and parts.netloc.lower() != site:
-            continue
-        if url != page_url and url not in links:
-            links.append(url)
-            if len(links) == limit:
-                break
-    return links
-
-
-# --- feeds ------------------------------------------------------------------------------
-
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-
-
-def feed_articles(body: bytes, url: str, limit: int = 50) -> list[Article]:
-    """The items of an RSS/Atom feed as raw ``Article``s, newest first as the feed lists them.
-
-    Raises ``SourceError`` for a document that is not a feed (an HTML page, broken XML
-    with no items) and for entity declarations (billion laughs), which are refused
-    before any parser sees them.
-    """
-    if _ENTITY_DECL.search(body[:65536]):
-        raise SourceError("feed declares XML entities; refused (entity expansion)")
-    import feedparser
-
-    parsed = feedparser.parse(body, response_headers={"content-location": url})
-    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
-        # feedparser recovers what it can from broken XML; with no item recovered, the
-        # document is not a feed we can use.
-        reason = str(parsed.get("bozo_exception", "")).splitlines()[:1]
-        raise SourceError(f"not an RSS or Atom feed{f' ({reason[0]})' if reason else ''}")
-    articles = []
-    for item in parsed.entries[:limit]:
-        link = item.get("link", "") or ""
-        content = ""
-        if item.get("content"):
-            content = item["content"][0].get("value", "")
-        summary = item.get("summary", "") or ""
-        authors = [a.get("name", "") for a in item.get("authors", []) if a.get("name")]
-        if not authors and item.get("author"):
-            authors = [item["author"]]
-        article = Article(
-            origin=urljoin(url, link) if link else item.get("id", "") or url,
-            title=item.get("title", "") or "",
-            authors=authors,
-            link=urljoin(url, link) if link else "",
-            published=_feed_date(item, "published") or _feed_date(item, "updated"),
-            updated=_feed_date(item, "updated"),
-            content_html=content or summary,
-            summary=summary if content else "",
-            tags=[t.get("term", "") for t in item.get("tags", []) if t.get("term")],
-        )
-        articles.append(article)
-    return articles
-
-
-def _feed_date(item: Any, key: str) -> Any:
-    # dict.get, not item.get: feedparser's own get maps updated to published, with a warning
-    parsed = dict.get(item, f"{key}_parsed")
-    if parsed:
-        from calendar import timegm
-        from datetime import UTC, datetime
-
-        try:
-            return datetime.fromtimestamp(timegm(parsed), UTC)
-        except (OverflowError, ValueError):
-            return None
-    return parse_date(dict.get(item, key, ""))

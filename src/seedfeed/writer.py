@@ -17,12 +17,14 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .errors import SeedfeedError
+
 __all__ = ["TEMP_SUFFIX", "WriteError", "remove_stale_temp_files", "write_all"]
 
 TEMP_SUFFIX = ".tmp"
 
 
-class WriteError(Exception):
+class WriteError(SeedfeedError):
     """The outputs could not be written; the message says which file, why, and whether
     the previous files are all still in place."""
 

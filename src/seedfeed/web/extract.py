@@ -28,9 +28,9 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-from .dates import parse_date
-from .model import Article
-from .normalize import safe_link
+from ..dates import parse_date
+from ..model import Article
+from ..normalize import safe_link
 
 _ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "reportagenewsarticle", "webpage"}
 _DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
@@ -220,7 +220,7 @@ def _canonical(root: lxml.html.HtmlElement) -> str:
     for tag in root.iter("link"):
         href = tag.get("href")
         if href is not None and "canonical" in (tag.get("rel") or "").split():
-            return href
+            return str(href)
     return ""
 
 
@@ -317,7 +317,7 @@ def _strip_chrome(html: str) -> str:
     if root is None:
         return ""
     _cut_chrome(root)
-    return lxml.html.tostring(root, encoding="unicode")
+    return str(lxml.html.tostring(root, encoding="unicode"))
 
 
 def _cut_chrome(root: lxml.html.HtmlElement) -> None:
@@ -380,7 +380,7 @@ def _tidy(fragment: str, base: str = "") -> str:
         image.drop_tree()
     if not root.text_content().strip() and root.find(".//img") is None:
         return ""
-    return lxml.html.tostring(root, encoding="unicode")
+    return str(lxml.html.tostring(root, encoding="unicode"))
 
 
 def _base_url(root: lxml.html.HtmlElement, url: str) -> str:

@@ -1,4 +1,4 @@
-"""One run of the whole pipeline: what ``seedfeed publish`` and every scheduled job call.
+"""The pipeline, run once: what ``seedfeed publish`` and every scheduled job call.
 
 ``publish`` takes the project's lock and its store, then runs the steps in order: scan
 the seeds, enrich them, harvest the sources, choose each feed's entries, render every
@@ -226,7 +226,7 @@ def _run_record(report: Report) -> RunRecord:
 def _ping(config: Config, summaries: list[FeedSummary], report: Report) -> None:
     """Tell the hub about the feed files that changed (only those: the hub fetches each
     topic it is told about and pushes it to every subscriber)."""
-    from .websub import ping_hub  # lazily: requests
+    from .web.websub import ping_hub  # lazily: requests
 
     written = set(report.written)
     topics = [

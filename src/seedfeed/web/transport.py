@@ -1,0 +1,156 @@
+"""The transport under ``Fetcher``: connections that report to the fetch's wall clock.
+
+Each fetch has a ``Watch`` (its deadline); the urllib3 connections a ``Fetcher`` uses
+attach themselves to the watch of the fetch running on their thread, so that when the
+deadline passes, or the fetch is cancelled, the socket in use is shut down. They also
+refuse a peer the address policy forbids, right after the TCP connect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .netpolicy import ForbiddenPeer, is_forbidden
+
+__all__ = ["Adapter", "Session", "Watch", "current"]
+
+
+_local = threading.local()  # .watch: the Watch of the fetch running on this thread
+
+
+def _shutdown(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            # the plain socket's shutdown: SSLSocket.shutdown would also drop its TLS
+            # state under the thread that is reading
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class Watch:
+    """One fetch's wall clock. When the deadline passes, or the fetch is cancelled, the
+    socket of the connection in use is shut down: that wakes a read blocked in the
+    fetching thread at once, which closing the response from another thread would not
+    (the close waits for the reader's lock, and a server sending a byte now and then never
+    lets a read time out)."""
+
+    def __init__(self, seconds: float, allow_private: bool, group: object | None) -> None:
+        self.allow_private = allow_private
+        self.group = group
+        self.expires = time.monotonic() + seconds
+        self.deadline_reason = f"deadline of {seconds:g} s exceeded"
+        self.reason: str | None = None  # why the fetch was stopped, once it was
+        self._conn: Any = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self.stop, (self.deadline_reason,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return self.expires - time.monotonic()
+
+    def attach(self, conn: Any) -> None:
+        """Watch ``conn`` from now on (each redirect hop may use another connection)."""
+        with self._lock:
+            if self._done or conn is None:
+                return
+            self._conn = conn
+            if self.reason is not None:
+                _shutdown(conn)
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            if self._done or self.reason is not None:
+                return
+            self.reason = reason
+            _shutdown(self._conn)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+            self._conn = None
+        self._timer.cancel()
+
+
+def _attach(conn: Any) -> None:
+    watch: Watch | None = getattr(_local, "watch", None)
+    if watch is not None:
+        watch.attach(conn)
+
+
+class WatchedConnection:
+    """Mixin for the urllib3 connections of a ``Fetcher``: they report to the running
+    fetch's watch (so the deadline covers connecting and waiting for headers too) and
+    refuse a forbidden peer right after the TCP connect, before a byte is sent. That closes
+    the gap between ``check_url`` resolving a name and urllib3 resolving it again (DNS
+    rebinding). Connections through a proxy are urllib3's own and skip both."""
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        watch: Watch | None = getattr(_local, "watch", None)
+        direct = not getattr(self, "proxy", None) and not getattr(self, "_tunnel_host", None)
+        if watch is not None and not watch.allow_private and direct:
+            address = str(sock.getpeername()[0])
+            if is_forbidden(address):
+                sock.close()
+                raise ForbiddenPeer(address)
+        return sock
+
+    def connect(self) -> None:
+        _attach(self)
+        super().connect()  # type: ignore[misc]
+        _attach(self)  # again, now with a socket: a stop during the connect found none
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _attach(self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(WatchedConnection, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class Session(requests.Session):
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        # Fetcher follows redirects itself. Saying "no redirect" here also stops requests
+        # from reading a redirect's whole body into memory, which it does even with
+        # allow_redirects=False (to prepare Response.next).
+        return None
+
+
+def current() -> Watch | None:
+    """The watch of the fetch running on this thread, if any."""
+    return getattr(_local, "watch", None)
+
+
+def set_current(watch: Watch | None) -> None:
+    """Make ``watch`` the one connections on this thread report to."""
+    _local.watch = watch
