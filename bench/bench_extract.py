@@ -613,7 +613,7 @@ Extractor = Callable[[Page], str]
 def _heuristic(page: Page) -> str:
     from seedfeed.web.extract import _heuristic_html
 
-    return _text(_heuristic_html(BeautifulSoup(page.html, "lxml")))
+    return _text(_heuristic_html(page.html))
 
 
 def _seedfeed(page: Page) -> str:
@@ -622,11 +622,23 @@ def _seedfeed(page: Page) -> str:
     return _text(article_from_html(page.html, origin=page.url, url=page.url).content_html)
 
 
+def _strip_chrome(html: str) -> str:
+    """``html`` without code and declared chrome, as seedfeed cuts it before readability,
+    re-serialized for the other extractors; ``""`` if unparsable."""
+    import lxml.html
+
+    from seedfeed.web.extract import _cut_chrome, _parse
+
+    root = _parse(html)
+    if root is None:
+        return ""
+    _cut_chrome(root)
+    return str(lxml.html.tostring(root, encoding="unicode"))
+
+
 def _readability(strip: bool = False) -> Extractor:
     def run(page: Page) -> str:
         from readability import Document
-
-        from seedfeed.web.extract import _strip_chrome
 
         source = _strip_chrome(page.html) if strip else page.html
         return _text(Document(source, url=page.url).summary(html_partial=True))
@@ -637,8 +649,6 @@ def _readability(strip: bool = False) -> Extractor:
 def _trafilatura(strip: bool = False, **options: object) -> Extractor:
     def run(page: Page) -> str:
         import trafilatura
-
-        from seedfeed.web.extract import _strip_chrome
 
         source = _strip_chrome(page.html) if strip else page.html
         out = trafilatura.extract(source, url=page.url, **options) or ""  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import pytest
 
 import seedfeed.pipeline
 from helpers import (
+    REPO,
     atom_titles,
     invoke,
     make_project,
@@ -348,3 +349,23 @@ def test_state_from_newer_seedfeed_exit_1(tmp_path: Path) -> None:
     assert "newer seedfeed" in result.stderr
     assert len(stderr_lines(result.stderr)) == 1
     assert snapshot(tmp_path / "feeds") == before
+
+
+def test_the_readme_python_example_runs(tmp_path: Path) -> None:
+    """README's "Use it from Python" example, run as written (with ``project`` set)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use it from Python", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    project = tmp_path / "clips"
+    (project / "seeds").mkdir(parents=True)
+    (project / "seeds" / "a.txt").write_text("A clipping\n\nIts text.\n", encoding="utf-8")
+    (project / "seeds" / "b.txt").write_bytes(b"")  # one that check reports
+    printed: list[str] = []
+    namespace = {"project": project, "print": lambda *a: printed.append(" ".join(map(str, a)))}
+    exec(compile(code, "README.md", "exec"), namespace)  # our own README
+    assert printed == [
+        "b.txt would be skipped: empty file",
+        "['all.atom.xml', 'all.rss.xml', 'all.json', 'index.html', 'feeds.opml']",
+        "Bridge reopens https://news.example.org/city/bridge-reopens",
+    ]
+    assert (project / "feeds" / "all.atom.xml").exists()

@@ -18,7 +18,6 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
-from rich.console import Console
 
 from . import __version__
 from .errors import SeedfeedError, UsageError
@@ -29,7 +28,24 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+class _Stderr:
+    """Lines for the user on stderr, through rich (imported on the first line: it costs
+    more than the rest of ``seedfeed --version``)."""
+
+    def __init__(self) -> None:
+        self._console: Any = None
+
+    def print(self, text: str, *, markup: bool = False) -> None:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+        self._console.print(text, markup=markup)
+
+
+err = _Stderr()
 log = logging.getLogger("seedfeed")
 
 

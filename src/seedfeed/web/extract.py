@@ -308,18 +308,6 @@ def _extracted_html(root: lxml.html.HtmlElement, base: str) -> str:
     return _tidy(fragment, base)
 
 
-def _strip_chrome(html: str) -> str:
-    """``html`` without code and declared chrome, re-serialized; ``""`` if unparsable.
-
-    For ``bench/bench_extract.py``, which hands the result to other extractors.
-    """
-    root = _parse(html)
-    if root is None:
-        return ""
-    _cut_chrome(root)
-    return str(lxml.html.tostring(root, encoding="unicode"))
-
-
 def _cut_chrome(root: lxml.html.HtmlElement) -> None:
     """Drop code and declared chrome from the page ``root``, in place."""
     page_chars = len(root.text_content())
@@ -441,7 +429,7 @@ def _fold(text: str | None) -> str | None:
 def _heuristic_html(html: str) -> str:
     """The inside of the page's first ``<article>`` or ``<main>`` (else of its body) without
     the obvious chrome."""
-    root = _parse(str(html))  # str(): bench_extract.py hands in a BeautifulSoup
+    root = _parse(html)
     if root is None:
         return ""
     block = root
