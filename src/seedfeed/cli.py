@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 
 
-
 class _Stderr:
     """Lines for the user on stderr, through rich (imported on the first line: it costs
     more than the rest of ``seedfeed --version``)."""
