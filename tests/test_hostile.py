@@ -82,7 +82,7 @@ PUBLISHED = {
     "good-page.html": Good("A good HTML page"),
     "python-tag.md": Good("Python tags in front matter", "front matter ignored"),
     "controls.txt": Good("Control bytes in the title", "control character(s) removed"),
-    "ff-u2028.txt": Good("Formfeed and line separator title", "1 control character(s) removed"),
+    "ff-u2028.txt": Good("Form feed and line separator title", "1 control character(s) removed"),
     "crlf.txt": Good("CRLF title"),
     "cr-only.txt": Good("CR-only title"),
     "cdata.txt": Good("Closes a CDATA ]]> and opens <![CDATA[ in the title"),

@@ -205,7 +205,11 @@ def test_render_always_xml(articles: list[Article], title: str) -> None:
         assert root.tag in ("{http://www.w3.org/2005/Atom}feed", "rss"), name
     parsed = feedparser.parse(out["all.atom.xml"])
     assert len(parsed.entries) == len(entries)
-    assert [e.id for e in parsed.entries] == [e.id for e in entries]
+    # The ids as written (feedparser "repairs" some: an id with "Â¡" in it comes back
+    # as "¡", a guess at mojibake that is its own, not the feed's).
+    atom = etree.fromstring(out["all.atom.xml"])
+    written = [e.findtext("{http://www.w3.org/2005/Atom}id") for e in atom.iter("{*}entry")]
+    assert written == [e.id for e in entries]
 
 
 @FAST

@@ -309,7 +309,7 @@ class TestDecode:
     def test_a_stray_nul_is_removed_not_binary(self) -> None:
         # Judged by proportion: one NUL (and a form feed) in an article is a typo.
         text, warnings = decode(b"Title\n\nSome text\x00 with a stray NUL and a \x0c form feed.\n")
-        assert text == "Title\n\nSome text with a stray NUL and a  form feed.\n"
+        assert text == "Title\n\nSome text with a stray NUL and a   form feed.\n"
         assert warnings == ["2 control character(s) removed"]
 
     def test_text_that_starts_like_a_title_is_not_taken_for_magic(self) -> None:

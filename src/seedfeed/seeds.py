@@ -236,7 +236,8 @@ def _decode_legacy(data: bytes) -> tuple[str, list[str]]:
 
 
 def _without_controls(text: str, warnings: list[str]) -> tuple[str, list[str]]:
-    cleaned, count = _CONTROL_CHARS_TEXT.subn("", text)
+    # A vertical tab or form feed separates words: it becomes a space, not nothing.
+    cleaned, count = _CONTROL_CHARS_TEXT.subn(lambda m: " " if m[0] in "\x0b\x0c" else "", text)
     if count:
         warnings = [*warnings, f"{count} control character(s) removed"]
     return cleaned, warnings
@@ -247,26 +248,27 @@ def read_seed(seed: SeedFile, max_bytes: int) -> Article:
     return parse_seed_bytes(read_bytes(seed.path, max_bytes), seed.rel)
 
 
-def parse_seed_bytes(data: bytes, origin: str) -> Article:
+def parse_seed_bytes(data: bytes, origin: str, *, head_only: bool = False) -> Article:
     """Decode and parse the bytes of a seed file; ``origin`` is its path below seeds/.
 
-    The one seed reader: publish, check and the library all come through here.
+    The one seed reader: publish, check and the library all come through here. With
+    ``head_only`` the body of text and Markdown seeds is not read (see ``parse_clipped``).
     """
     if not data:
         raise SeedError("empty file")
     text, warnings = decode(data)
-    article = parse_seed_text(text, origin)
+    article = parse_seed_text(text, origin, head_only=head_only)
     article.warnings[:0] = warnings
     return article
 
 
-def parse_seed_text(text: str, origin: str) -> Article:
+def parse_seed_text(text: str, origin: str, *, head_only: bool = False) -> Article:
     """Parse decoded seed text; the format follows the extension of ``origin``."""
     if not text.strip():
         raise SeedError("no text, only whitespace")
     suffix = os.path.splitext(origin)[1].lower()
     if suffix in MARKDOWN_SUFFIXES:
-        return parse_markdown(text, origin)
+        return parse_markdown(text, origin, head_only=head_only)
     if suffix in HTML_SUFFIXES:
         from .web.extract import article_from_html  # lazily: seed-only runs never need it
 
@@ -274,7 +276,7 @@ def parse_seed_text(text: str, origin: str) -> Article:
         if not (article.title or article.content_html.strip()):
             raise SeedError("HTML with no title and no text")
         return article
-    return parse_clipped(text, origin)
+    return parse_clipped(text, origin, head_only=head_only)
 
 
 # --- the clipped-article format ---------------------------------------------------------
@@ -300,46 +302,66 @@ _LEAD_IN = re.compile(_LEAD + r"\s+(\S.*)", re.DOTALL)
 _LEAD_ALONE = re.compile(_LEAD + r"\Z")  # "By the numbers:" on its own, before a list
 
 
-def parse_clipped(text: str, origin: str) -> Article:
-    """Parse the clipped-article text format (title, byline, paragraphs, source line)."""
+def parse_clipped(text: str, origin: str, *, head_only: bool = False) -> Article:
+    """Parse the clipped-article text format (title, byline, paragraphs, source line).
+
+    With ``head_only`` the body is not read: the title, the source line and the header
+    blocks are what a publish needs of a seed no feed shows. Both ways read those
+    through the same code, so they give the same id and dates.
+    """
     # Clippers pad with no-break spaces; they are plain spaces here (str.replace is far
     # cheaper than collapsing every line with split/join, which render does anyway).
     # Only LF, CRLF and CR end a line here: str.splitlines would also cut at a form feed,
     # U+2028 or U+0085 inside a title.
     text = text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
-    lines = [line.strip() for line in text.split("\n")]
-    blocks = _split_blocks(lines)
-    article = Article(origin=origin, title=blocks[0][0])
-    rest = [blocks[0][1:], *blocks[1:]] if len(blocks[0]) > 1 else blocks[1:]
-    rest = [b for b in rest if b]
-
-    if rest and (m := _RETRIEVED.match(rest[-1][-1])):
+    title_at, title, after_title = next(
+        (at, line, end) for at, line, end in _lines(text, 0, len(text)) if line
+    )
+    article = Article(origin=origin, title=title)
+    # The last line names the source ("Content retrieved from: URL") unless it is the
+    # title itself; what follows reads the text without it.
+    end = len(text.rstrip())
+    last_at = text.rfind("\n", 0, end) + 1
+    if last_at > title_at and (m := _RETRIEVED.match(text[last_at:end].strip())):
         article.link = m.group(1)
-        rest[-1] = rest[-1][:-1]
-        if not rest[-1]:
-            rest.pop()
-
+        end = last_at
     # Header blocks (``Published: …`` lines, the byline) sit between title and body.
-    while rest and _read_header_block(rest[0], article):
-        rest.pop(0)
-
-    for block in rest:
-        article.blocks.extend(_body_blocks(block))
+    body_at = end
+    for block_at, block in _blocks(text, after_title, end):
+        if not _read_header_block(block, article):
+            body_at = block_at
+            break
+    if not head_only:
+        for _at, block in _blocks(text, body_at, end):
+            article.blocks.extend(_body_blocks(block))
     return article
 
 
-def _split_blocks(lines: list[str]) -> list[list[str]]:
-    blocks: list[list[str]] = []
-    current: list[str] = []
-    for line in lines:
+def _lines(text: str, start: int, stop: int) -> Iterator[tuple[int, str, int]]:
+    """The lines of ``text[start:stop]``, stripped: (offset, line, offset after it)."""
+    at = start
+    while at < stop:
+        end = text.find("\n", at, stop)
+        if end < 0:
+            end = stop
+        yield at, text[at:end].strip(), end + 1
+        at = end + 1
+
+
+def _blocks(text: str, start: int, stop: int) -> Iterator[tuple[int, list[str]]]:
+    """The blocks of ``text[start:stop]``: runs of lines with text, with their offsets."""
+    block: list[str] = []
+    block_at = start
+    for at, line, _end in _lines(text, start, stop):
         if line:
-            current.append(line)
-        elif current:
-            blocks.append(current)
-            current = []
-    if current:
-        blocks.append(current)
-    return blocks
+            if not block:
+                block_at = at
+            block.append(line)
+        elif block:
+            yield block_at, block
+            block = []
+    if block:
+        yield block_at, block
 
 
 def _read_header_block(block: list[str], article: Article) -> bool:
@@ -430,8 +452,10 @@ _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(.*?)\n\1[ \t]*(?:\n|\Z)", re
 _H1 = re.compile(r"\A\s*#[ \t]+(.+?)[ \t#]*(?:\n|\Z)")
 
 
-def parse_markdown(text: str, origin: str) -> Article:
-    """Parse a Markdown seed: YAML (``---``) or TOML (``+++``) front matter, then the body."""
+def parse_markdown(text: str, origin: str, *, head_only: bool = False) -> Article:
+    """Parse a Markdown seed: YAML (``---``) or TOML (``+++``) front matter, then the body
+    (not rendered with ``head_only``: the front matter, the heading and the source line
+    are what a publish needs of a seed no feed shows)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     article = Article(origin=origin)
     meta: Any = {}
@@ -464,7 +488,8 @@ def parse_markdown(text: str, origin: str) -> Article:
         text = text[h.end() :]
     if not article.title:
         article.title = Path(origin).stem.replace("-", " ").replace("_", " ")
-    article.content_html = _markdown().render(text)
+    if not head_only:
+        article.content_html = _markdown().render(text)
     return article
 
 
