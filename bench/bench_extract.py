@@ -46,6 +46,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bs4 import BeautifulSoup
 
@@ -712,12 +713,150 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
+# --- real pages ----------------------------------------------------------------------------
+
+# What the Readability test pages were saved from: they name no address of their own.
+READABILITY_URL = "http://fakehost/test/page.html"
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What one extractor made of a real page, and the milliseconds it took."""
+
+    text: str
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    ms: float = 0.0
+
+
+RealExtractor = Callable[[bytes, str], Extracted]
+
+
+def _decoded(data: bytes) -> str:
+    """The page as the fetcher decodes a body that came without a charset header."""
+    from seedfeed.web.fetch import decode_body
+
+    return decode_body(data, None)[0]
+
+
+def seedfeed_real(data: bytes, url: str) -> Extracted:
+    """What a feed shows of the page: ``article_from_html`` + ``to_entry``, timed."""
+    from seedfeed.normalize import html_to_plain, to_entry
+    from seedfeed.web.extract import article_from_html
+
+    html = _decoded(data)
+    started = time.perf_counter()
+    article = article_from_html(html, origin=url, url=url)
+    entry, _ = to_entry(article, datetime(2000, 1, 1, tzinfo=UTC))
+    ms = (time.perf_counter() - started) * 1000
+    return Extracted(
+        html_to_plain(entry.content_html), entry.title, entry.authors, article.published, ms
+    )
+
+
+def trafilatura_real(data: bytes, url: str) -> Extracted:
+    """trafilatura as its own evaluation runs it (``fast=False``: with its fallbacks)."""
+    import trafilatura
+
+    html = _decoded(data)
+    started = time.perf_counter()
+    text = trafilatura.extract(
+        html, url=url, fast=False, include_comments=False, include_tables=True,
+        include_formatting=False,
+    )  # fmt: skip
+    return Extracted(text or "", ms=(time.perf_counter() - started) * 1000)
+
+
+def readability_real(data: bytes, url: str) -> Extracted:
+    """readability-lxml alone, on the whole page."""
+    from readability import Document
+
+    html = _decoded(data)
+    started = time.perf_counter()
+    doc = Document(html, url=url)
+    text = _text(doc.summary(html_partial=True))
+    return Extracted(text, doc.title(), ms=(time.perf_counter() - started) * 1000)
+
+
+REAL_EXTRACTORS: dict[str, RealExtractor] = {
+    "seedfeed": seedfeed_real,
+    "trafilatura": trafilatura_real,
+    "readability-lxml": readability_real,
+}
+
+
+def _run_real(job: tuple[str, bytes, str]) -> Extracted:
+    name, data, url = job
+    return REAL_EXTRACTORS[name](data, url)
+
+
+def _map(name: str, jobs: list[tuple[bytes, str]], workers: int) -> list[Extracted]:
+    tasks = [(name, data, url) for data, url in jobs]
+    if workers <= 1:
+        return [_run_real(t) for t in tasks]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(_run_real, tasks, chunksize=4)
+
+
+def real_pages(names: list[str], workers: int, misses: bool) -> list[str]:
+    """One line per set of real pages and extractor; ``[]`` without ``../shared``."""
+    import real_pages as real
+
+    snippet_cases, meta_cases = real.trafilatura_cases(), real.readability_cases()
+    if snippet_cases is None or meta_cases is None:
+        return [f"real pages: skipped ({real.DEV} not found)"]
+    lines = []
+    for name in names:
+        snippets = real.Snippets()
+        outs = _map(name, [(c.html, c.url) for c in snippet_cases], workers)
+        for case, out in zip(snippet_cases, outs, strict=True):
+            missed, unwanted = snippets.add(case, out.text)
+            if misses and (missed or unwanted):
+                print(f"  {case.name}: {missed} missed, {unwanted} unwanted")
+        meta = real.MetaScore()
+        meta_outs = _map(name, [(c.html, READABILITY_URL) for c in meta_cases], workers)
+        for meta_case, out in zip(meta_cases, meta_outs, strict=True):
+            meta.add(meta_case, out.title, list(out.authors), out.published, out.text)
+        if misses:
+            print("\n".join(f"  {m}" for m in meta.misses))
+        ms = [o.ms for o in outs + meta_outs]
+        lines.append(
+            f"{name:17} trafilatura-eval ({len(snippet_cases)} pages): snippet F1 "
+            f"{snippets.f1:.3f} (P {snippets.precision:.3f}, R {snippets.recall:.3f}); "
+            f"median {statistics.median([o.ms for o in outs]):.1f} ms/page"
+        )
+        lines.append(
+            f"{name:17} readability ({meta.pages} pages): title exact {meta.titles}/"
+            f"{meta.pages}, author found {meta.authors}/{meta.with_byline}, published day "
+            f"right {meta.days}/{meta.with_date}, body F1 {statistics.mean(meta.body_f1):.3f}; "
+            f"median {statistics.median([o.ms for o in meta_outs]):.1f} ms/page"
+        )
+        lines.append(
+            f"{name:17} both sets: median {statistics.median(ms):.1f} ms/page, "
+            f"p95 {p95(ms):.1f} ms"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--by-layout", action="store_true", help="F1 per layout too")
     parser.add_argument("--show", help="print each page's output of this extractor")
+    parser.add_argument(
+        "--real", nargs="*", default=["seedfeed"], choices=sorted(REAL_EXTRACTORS),
+        help="extractors scored on the real pages of ../shared/extract-dev (default seedfeed)",
+    )  # fmt: skip
+    parser.add_argument("--real-only", action="store_true", help="skip the generated pages")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the real pages")
+    parser.add_argument("--misses", action="store_true", help="print each real page's misses")
     args = parser.parse_args(argv)
+    if args.real_only:
+        print("\n".join(real_pages(args.real, args.jobs, args.misses)))
+        return 0
 
     pages = make_pages()
     words = [sum(tokens(p.truth).values()) for p in pages]
@@ -752,6 +891,9 @@ def main(argv: list[str] | None = None) -> int:
                 f1s = [f for f, la in zip(res.f1, res.layouts, strict=True) if la == layout]
                 cells.append(f"{statistics.mean(f1s):8.3f}")
             print(f"{res.name:28} " + " ".join(cells))
+    if args.real:
+        print("\nreal pages (../shared/extract-dev)")
+        print("\n".join(real_pages(args.real, args.jobs, args.misses)))
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import seedfeed.pipeline
+import seedfeed.render
 from helpers import (
     REPO,
     atom_titles,
@@ -289,7 +289,7 @@ def test_unexpected_failure_exit_1_keeps_feeds(
     def explode(*args: object, **kwargs: object) -> dict[str, bytes]:
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr(seedfeed.pipeline, "render_feeds", explode)
+    monkeypatch.setattr(seedfeed.render, "render_feeds", explode)
     result = invoke(["publish", "-c", str(config)])
     assert result.exit_code == 1
     lines = stderr_lines(result.stderr)
@@ -309,7 +309,7 @@ def test_failure_in_a_later_feed_keeps_every_feed(
     """Exit 1 promises the previous feeds, all of them: a run that fails while rendering
     its second feed must not have replaced the first one already."""
     config, before = _published_twice(tmp_path)
-    real = seedfeed.pipeline.render_feeds
+    real = seedfeed.render.render_feeds
     calls = []
 
     def second_fails(*args: object, **kwargs: object) -> dict[str, bytes]:
@@ -318,7 +318,7 @@ def test_failure_in_a_later_feed_keeps_every_feed(
             raise RuntimeError("second feed exploded")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(seedfeed.pipeline, "render_feeds", second_fails)
+    monkeypatch.setattr(seedfeed.render, "render_feeds", second_fails)
     result = invoke(["publish", "-c", str(config)])
     assert result.exit_code == 1
     assert "second feed exploded" in result.stderr

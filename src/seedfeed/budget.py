@@ -20,8 +20,6 @@ import ctypes
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 __all__ = ["PARSE_SECONDS", "BudgetExceeded", "time_limit"]
 
@@ -81,29 +79,33 @@ def _raise_in(tid: int, exc: type[BaseException] | None) -> None:
     )
 
 
-@contextmanager
-def time_limit(seconds: float = PARSE_SECONDS) -> Iterator[None]:
+class time_limit:  # used as a function: ``with time_limit(5):``
     """Raise ``BudgetExceeded`` inside the block once it has run for ``seconds``.
 
     Nested blocks share the outermost budget. Leaving the block, however it is left,
     withdraws an exception that was set but not raised yet, so it never escapes later.
+    (A class, not a generator: it wraps every seed of a cold run.)
     """
-    watchdog = _current()
-    tid = threading.get_ident()
-    slot: list[float | bool] = [time.monotonic() + seconds, False]
-    with watchdog.lock:
-        if tid in watchdog.slots:
-            nested = True
-        else:
-            nested = False
-            watchdog.slots[tid] = slot
-    if nested:
-        yield
-        return
-    try:
-        yield
-    finally:
+
+    __slots__ = ("_seconds", "_slot", "_tid", "_watchdog")
+
+    def __init__(self, seconds: float = PARSE_SECONDS) -> None:
+        self._seconds = seconds
+        self._slot: list[float | bool] | None = None
+
+    def __enter__(self) -> None:
+        self._watchdog = watchdog = _current()
+        self._tid = tid = threading.get_ident()
         with watchdog.lock:
-            del watchdog.slots[tid]
+            if tid not in watchdog.slots:
+                self._slot = watchdog.slots[tid] = [time.monotonic() + self._seconds, False]
+
+    def __exit__(self, *exc: object) -> None:
+        slot = self._slot
+        if slot is None:  # nested: the outer block owns the budget
+            return
+        self._slot = None
+        with self._watchdog.lock:
+            del self._watchdog.slots[self._tid]
             if slot[1]:
-                _raise_in(tid, None)
+                _raise_in(self._tid, None)

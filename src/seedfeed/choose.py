@@ -3,7 +3,9 @@ files, merged by date with the sources' stored entries, one entry per id."""
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -12,9 +14,9 @@ from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .model import Entry
 from .report import Report
-from .scan import SeedPaths, read_entry
+from .scan import SeedPaths, read_seed_data
 from .seeds import SeedError, read_bytes
-from .store import SeedRecord, StateStore
+from .store import BrokenSeed, SeedRecord, StateStore
 
 
 @dataclass
@@ -62,19 +64,44 @@ class FeedBuilder:
         """Read a selected seed back into a full entry, with the id and dates of the store.
 
         Only the published entries are ever whole in memory: this re-read is what lets
-        a run over 100,000 seeds hold one small stat tuple per seed.
+        a run over 100,000 seeds hold one small stat per seed. The first time readers
+        get an entry, the store learns what they see (its hash), and the warnings only
+        a whole read gives are said. A seed that cannot be read whole is skipped until
+        it changes.
         """
         try:
             data = read_bytes(self.paths[record.path], self.config.publish.max_seed_bytes)
-            entry, _dated = read_entry(record.path, data, record.first_seen, None)
+            reading = read_seed_data(record.path, data, record.first_seen, whole=True)
         except SeedError as exc:
             self.report.skip(record.path, str(exc))
+            if "vanished" not in str(exc):
+                self.store.put_broken(
+                    [
+                        BrokenSeed(
+                            record.path,
+                            record.size,
+                            record.mtime_ns,
+                            record.scanned_ns,
+                            record.digest,
+                            str(exc),
+                        )
+                    ]
+                )
             return None
+        assert reading.entry is not None  # a whole read
+        updated = record.updated
+        if not record.entry_hash:
+            digest = hashlib.blake2b(data, digest_size=16).digest()
+            now = int(time.time())
+            moved = self.store.set_entry_hash(record.path, digest, reading.entry_hash, now)
+            updated = moved if moved is not None else updated
+            for message in reading.warnings[reading.head_warnings :]:
+                self.report.warn(record.path, message)
         entry = replace(
-            entry,
+            reading.entry,
             id=record.entry_id,
             published=from_timestamp(record.published),
-            updated=from_timestamp(record.updated),
+            updated=from_timestamp(updated),
         )
         if self.config.seeds.enrich and (found := self.store.enrichment(record.path)):
             from .harvest import enrich_entry

@@ -10,6 +10,7 @@ and the file when there is one.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -241,12 +242,18 @@ class Config:
 
 # --- reading config.toml ----------------------------------------------------------------
 
-# The file's sections, read off Config's fields: section name -> settings class.
-_SECTIONS: dict[str, type] = {
-    f.name: hint
-    for f in fields(Config)
-    if isinstance(hint := get_type_hints(Config)[f.name], type) and f.name not in ("root",)
-}
+
+@functools.cache
+def _sections() -> dict[str, type]:
+    """The file's sections, read off Config's fields: section name -> settings class."""
+    hints = get_type_hints(Config)
+    return {
+        f.name: hint
+        for f in fields(Config)
+        if isinstance(hint := hints[f.name], type) and f.name != "root"
+    }
+
+
 _FEED_KEYS: dict[str, type] = {
     "title": str,
     "description": str,
@@ -290,7 +297,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     for name, body in raw.items():
         if name == "feeds":
             continue
-        kind = _SECTIONS.get(name)
+        kind = _sections().get(name)
         if kind is None:
             raise ConfigError(f"unknown section [{name}]")
         _check(body, dict, f"[{name}]")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 
 _FORMATS = (
     "%B %d %Y",  # April 12, 2021 (commas are dropped before matching)
@@ -70,6 +69,8 @@ def _parse_string(text: str) -> datetime | None:
         except ValueError:
             continue
     # Last, because it is lenient: it reads "April 12, 2021 3:04 PM" as 03:04.
+    from email.utils import parsedate_to_datetime  # lazily: most dates are ISO
+
     try:
         return to_utc(parsedate_to_datetime(text))
     except (TypeError, ValueError, IndexError):

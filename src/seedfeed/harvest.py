@@ -18,7 +18,7 @@ from .config import Config
 from .dates import from_timestamp
 from .model import Article, Entry
 from .normalize import content_hash, to_entry
-from .sources import Source, SourceError
+from .sources import Source, SourceError, kept_sources
 from .store import Enrichment, FetchState, StateStore, WebEntry
 from .web.fetch import Fetcher, FetchError, FetchResult, Validators, next_retry
 from .web.listings import feed_articles, listing_links
@@ -78,11 +78,7 @@ def due_sources(
     stay.
     """
     enabled = {(s.name, url): s for s in sources if s.enabled for url in s.urls}
-    keep = {s.name for s in sources if not s.enabled}
-    if config.paths.sources.is_dir():  # a file that exists but did not parse keeps its state
-        parsed = {s.name for s in sources}
-        keep |= {p.stem for p in config.paths.sources.glob("*.toml")} - parsed
-    store.sync_sources(enabled, keep)
+    store.sync_sources(enabled, kept_sources(config.paths.sources, sources))
     return [
         (enabled[(state.source, state.origin)], state)
         for state in store.due(now)

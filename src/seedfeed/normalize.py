@@ -12,6 +12,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
@@ -108,7 +109,9 @@ def canonical_url(url: str) -> str:
 
 
 def _is_tracker(key: str) -> bool:
-    key = unquote_plus(key).lower()
+    if "%" in key or "+" in key:  # decoding costs more than the rest: only when needed
+        key = unquote_plus(key)
+    key = key.lower()
     return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
 
 
@@ -247,10 +250,22 @@ def html_to_text(fragment: str) -> str:
     return html.unescape(nh3.clean(bound_html(fragment)[0], tags=set()))
 
 
-def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
-    """Normalize ``article`` into an ``Entry``; also returns warnings for the user.
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who an article is and when: what a publish needs of an article no feed shows."""
+
+    id: str
+    title: str  # "" when the article has none (to_entry makes one from the text)
+    link: str
+    published: datetime
+    updated: datetime
+
+
+def identify(article: Article, first_seen: datetime) -> tuple[Identity, list[str]]:
+    """The id, title, canonical link and dates of ``article``, and warnings for the user.
 
     ``first_seen`` stands in for the published date when the article has none.
+    ``to_entry`` starts here, so both give the same id and dates.
     """
     warnings = list(article.warnings)
     link = ""
@@ -259,12 +274,22 @@ def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
             link = canonical_url(article.link)
         except LinkError as exc:
             warnings.append(f"link dropped: {exc}")
-
     title = clean_text(article.title)
     if len(title) > MAX_TITLE:
         warnings.append(f"title cut to {MAX_TITLE} characters (was {len(title):,})")
         title = shorten(title, MAX_TITLE)
+    published = article.published or first_seen
+    updated = max(article.updated or published, published)
+    return Identity(entry_id(link, article.origin), title, link, published, updated), warnings
 
+
+def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
+    """Normalize ``article`` into an ``Entry``; also returns warnings for the user.
+
+    ``first_seen`` stands in for the published date when the article has none.
+    """
+    identity, warnings = identify(article, first_seen)
+    link, title = identity.link, identity.title
     if article.content_html:
         fragment, cut = bound_html(article.content_html)
         if cut:
@@ -281,15 +306,13 @@ def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
 
     authors = tuple(dict.fromkeys(a for a in map(clean_text, article.authors) if a))
     tags = tuple(dict.fromkeys(t for t in map(clean_text, article.tags) if t))
-    published = article.published or first_seen
-    updated = max(article.updated or published, published)
     entry = Entry(
-        id=entry_id(link, article.origin),
+        id=identity.id,
         title=title,
         link=link,
         authors=tuple(shorten(a, 100) for a in authors[:MAX_AUTHORS]),
-        published=published,
-        updated=updated,
+        published=identity.published,
+        updated=identity.updated,
         content_html=content,
         summary=summary,
         tags=tuple(shorten(t, 100) for t in tags[:MAX_TAGS]),

@@ -8,31 +8,28 @@ output, write them all (or none), remember the run, ping the WebSub hub.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .choose import FeedBuilder
+from . import __version__
 from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .errors import SeedfeedError
 from .formats import FEED_FORMATS, INDEX_NAME, OPML_NAME
-from .render import (
-    FeedMeta,
-    FeedSummary,
-    render_feeds,
-    render_index,
-    render_json_feed,
-    render_opml,
-)
 from .report import Report
 from .scan import SeedPaths, scan_seeds
-from .sources import Source, load_sources
+from .sources import Source, kept_sources, load_sources
 from .store import RunRecord, StateStore, open_store
 from .writer import remove_stale_temp_files, write_all
+
+if TYPE_CHECKING:
+    from .render import FeedSummary
 
 log = logging.getLogger("seedfeed")
 
@@ -110,13 +107,21 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 600.
 
 
 def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> None:
-    paths = scan_seeds(config, report, store)
+    paths = scan_seeds(config, report, store, whole=not write)
     if config.seeds.enrich and write:
         _enrich(config, store, report)
     sources = _sources(config, report)
     if write and any(source.enabled for source in sources):
         _harvest(config, store, sources, report)
-    outputs, summaries = _render(config, _feeds(config, sources), store, paths, report)
+    elif write:  # no source left: the entries of deleted ones go all the same
+        store.sync_sources([], keep=kept_sources(config.paths.sources, sources))
+    feeds = _feeds(config, sources)
+    if write and _outputs_current(config, feeds, store, report):
+        store.record_run(_run_record(report))
+        store.commit()
+        return
+    outputs, summaries = _render(config, feeds, store, paths, report)
+    store.settle(int(time.time()))  # seeds found broken while rendering left their entries
     if not write:
         return
     # Every output is rendered before any is written, and written all or none
@@ -124,12 +129,48 @@ def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> N
     remove_stale_temp_files(config.paths.feeds)
     report.written = write_all(config.paths.feeds, outputs)
     report.unchanged_files = [name for name in outputs if name not in report.written]
+    store.set_outputs(_outputs_key(config, feeds), report.entries)
     # Committed after the feeds are written: a run killed before this point is redone in
     # full next time, and yields the same ids and dates because they come from mtimes.
     store.record_run(_run_record(report))
     store.commit()
     if config.websub.hub:
         _ping(config, summaries, report)
+
+
+def _output_names(feeds: list[FeedSpec]) -> list[str]:
+    return [spec.name + suffix for spec in feeds for suffix, _t, _l in FEED_FORMATS] + [
+        INDEX_NAME,
+        OPML_NAME,
+    ]
+
+
+def _outputs_key(config: Config, feeds: list[FeedSpec]) -> str:
+    """A fingerprint of what the outputs are made from besides the store: this seedfeed,
+    the configuration, the feeds, and the output files as they are on disk (a file
+    deleted or edited by hand is written again)."""
+    parts = [__version__, repr(config), repr(feeds)]
+    for name in _output_names(feeds):
+        try:
+            st = (config.paths.feeds / name).stat()
+            parts.append(f"{name} {st.st_size} {st.st_mtime_ns} {st.st_ino}")
+        except OSError:
+            parts.append(f"{name} -")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _outputs_current(
+    config: Config, feeds: list[FeedSpec], store: StateStore, report: Report
+) -> bool:
+    """True when this run changed nothing the outputs are made of, so that rendering
+    them again would give the bytes on disk (the common cron run): nothing is rendered.
+    Fills the report as a rendering would."""
+    last = store.outputs()
+    if store.changed() or last is None or last[0] != _outputs_key(config, feeds):
+        return False
+    report.entries = dict(last[1])
+    report.unchanged_files = _output_names(feeds)
+    return True
 
 
 def _enrich(config: Config, store: StateStore, report: Report) -> None:
@@ -178,6 +219,17 @@ def _render(
     config: Config, feeds: list[FeedSpec], store: StateStore, paths: SeedPaths, report: Report
 ) -> tuple[dict[str, bytes], list[FeedSummary]]:
     """Every output file's bytes: each feed in each format, the index page, the OPML."""
+    # Imported here: a run that changed nothing renders nothing (feedgen, lxml, nh3).
+    from .choose import FeedBuilder
+    from .render import (
+        FeedMeta,
+        FeedSummary,
+        render_feeds,
+        render_index,
+        render_json_feed,
+        render_opml,
+    )
+
     fallback = _empty_feed_date(config)
     outputs: dict[str, bytes] = {}
     summaries: list[FeedSummary] = []

@@ -2,24 +2,25 @@
 again, and the store learns it.
 
 A seed whose size and mtime are as recorded is not opened. One whose stat changed is
-read; unchanged bytes (a touch) only update its stat; changed bytes are parsed and
-normalized (under the time budget) into the record the store keeps: the entry's id
-(fixed at first sight), its content hash and its dates. A big cold run is parsed in
-worker processes; both ways run ``refresh`` on every seed, in the same order, and give
-the same records.
+read; unchanged bytes (a touch) only update its stat; changed bytes are parsed under the
+time budget into the record the store keeps: the entry's id (fixed at first sight), its
+dates and, once readers have seen the entry, the hash of what they saw.
+
+A publish reads only the head of a new seed (title, source line, header lines: its id
+and dates), because a feed shows only its newest entries; choose.py reads those whole
+when it renders them, and records what readers see. ``check`` reads every seed whole.
+A seed readers have seen is read whole when it changes, so that ``updated`` moves only
+when what they see changed. A big cold run is read in worker processes; both ways run
+``refresh`` on every seed, in the same order, and give the same records.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
-import multiprocessing
 import os
-import signal
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
@@ -27,10 +28,10 @@ from .budget import PARSE_SECONDS, BudgetExceeded, time_limit
 from .config import Config
 from .dates import from_timestamp
 from .model import Entry
-from .normalize import content_hash, to_entry
+from .normalize import Identity, content_hash, identify, to_entry
 from .report import Report
-from .seeds import SeedError, SeedFile, discover, parse_seed_bytes, read_bytes
-from .store import SeedRecord, StateStore
+from .seeds import HTML_SUFFIXES, SeedError, SeedFile, discover, parse_seed_bytes, read_bytes
+from .store import BrokenSeed, SeedRecord, StateStore
 
 # Parsing is the cost of a cold publish; past this many stale seeds it is spread over
 # the machine's cores. Below it, starting worker processes costs more than it saves.
@@ -38,8 +39,11 @@ PARALLEL_MIN = 2000
 _CHUNK = 250
 
 
-def scan_seeds(config: Config, report: Report, store: StateStore) -> SeedPaths:
-    """Scan the seeds folder and bring the store up to date with what changed."""
+def scan_seeds(
+    config: Config, report: Report, store: StateStore, *, whole: bool = False
+) -> SeedPaths:
+    """Scan the seeds folder and bring the store up to date with what changed. With
+    ``whole`` (``check``) every changed seed is read whole, not only its head."""
     stats = store.seed_stats()  # popped as files are found: what is left is gone
     paths = SeedPaths(str(config.paths.seeds))
     scanned_ns = time.time_ns()
@@ -54,41 +58,52 @@ def scan_seeds(config: Config, report: Report, store: StateStore) -> SeedPaths:
             paths.note(seed)
             stat = stats.pop(seed.rel, None)
             if stat is not None and stat.is_clean(seed.size, seed.mtime_ns):
-                report.unchanged += 1
+                if stat.problem is None:
+                    report.unchanged += 1
+                else:  # still as it was when it was skipped: said again, not read again
+                    report.skip(seed.rel, stat.problem)
             else:
                 yield seed, (store.seed(seed.rel) if stat is not None else None)
 
     batch: list[_Outcome] = []
-    broken: list[str] = []
-    for outcome in refresh_all(stale(), config.publish.max_seed_bytes, scanned_ns):
+    broken: list[BrokenSeed] = []
+    unreadable: list[str] = []
+    read_ids: list[str] = []
+    for outcome in refresh_all(stale(), config.publish.max_seed_bytes, scanned_ns, whole):
         for message in outcome.warnings:
             report.warn(outcome.rel, message)
         if outcome.record is None:
             report.skip(outcome.rel, outcome.skipped)
-            broken.append(outcome.rel)
+            if outcome.broken is not None:
+                broken.append(outcome.broken)
+            else:
+                unreadable.append(outcome.rel)
             continue
         report.parsed += outcome.parsed
         report.unchanged += not outcome.parsed
         batch.append(outcome)
         if len(batch) >= 1000:
-            _save(store, batch)
+            read_ids += _save(store, batch)
             batch.clear()
-    _save(store, batch)
+    read_ids += _save(store, batch)
     # A seed that is still there but broken keeps its record, so its id and dates come
-    # back with it; only files that are gone are forgotten.
-    store.set_unpublishable(broken)
+    # back with it; only files that are gone are forgotten. One whose bytes are the
+    # problem is not read again until they change; one that could not be read is.
+    store.put_broken(broken)
+    store.set_unpublishable(unreadable)
     store.forget_seeds(stats)
     store.settle(scanned_ns // 1_000_000_000)
     # Duplicates are reported when they are read, not on every run (`check` reads all).
-    for duplicate in store.duplicates():
+    for duplicate in store.duplicates(read_ids):
         if duplicate.scanned_ns == scanned_ns:
             report.warn(duplicate.path, f"same article as {duplicate.first}; published once")
     return paths
 
 
-def _save(store: StateStore, outcomes: list[_Outcome]) -> None:
-    """Keep the records of re-read seeds. A new seed of a link that an entry has had
-    (a seed edited to point there) joins that entry instead of starting another."""
+def _save(store: StateStore, outcomes: list[_Outcome]) -> list[str]:
+    """Keep the records of re-read seeds; returns their entry ids. A new seed of a link
+    that an entry has had (a seed edited to point there) joins that entry instead of
+    starting another."""
     records = [outcome.record for outcome in outcomes if outcome.record is not None]
     links = [o.record.link for o in outcomes if o.new and o.record is not None and o.record.link]
     known = store.ids_of_links(links) if links else {}
@@ -96,30 +111,26 @@ def _save(store: StateStore, outcomes: list[_Outcome]) -> None:
         if outcome.new and outcome.record is not None and outcome.record.link in known:
             outcome.record.entry_id = known[outcome.record.link]
     store.put_seeds(records)
+    return [record.entry_id for record in records]
 
 
 class SeedPaths:
     """Where each seed file is, by its store key. The key is the path below the seeds
-    folder; only names that had to be escaped to be a key (not UTF-8, control
-    characters) are remembered, so the map stays tiny."""
+    folder; only the files whose key does not spell their path (names escaped to be a
+    key, symlinks inside the folder) are remembered, so the map stays tiny."""
 
     def __init__(self, root: str) -> None:
         self.root = root
+        self._prefix = os.path.join(root, "")
         self._odd: dict[str, str] = {}
 
     def note(self, seed: SeedFile) -> None:
         """Remember ``seed``'s real path when its key does not spell it."""
-        if seed.path != os.path.join(self.root, seed.rel):
+        if seed.path != self._prefix + seed.rel:
             self._odd[seed.rel] = seed.path
 
     def __getitem__(self, rel: str) -> str:
-        return self._odd.get(rel) or os.path.join(self.root, rel)
-
-
-# Parsing is the cost of a cold publish; past this many stale seeds it is spread over
-# the machine's cores. Below it, starting worker processes costs more than it saves.
-PARALLEL_MIN = 2000
-_CHUNK = 250
+        return self._odd.get(rel) or self._prefix + rel
 
 
 @dataclass(slots=True)
@@ -130,21 +141,25 @@ class _Outcome:
     record: SeedRecord | None = None
     warnings: list[str] = field(default_factory=list)
     skipped: str = ""
+    broken: BrokenSeed | None = None  # skipped for what its bytes are (kept, not re-read)
     parsed: bool = False
-    new: bool = False  # the store knew no seed at this path
+    new: bool = False  # the store knew no entry of this path
 
 
-_Task = tuple[SeedFile, SeedRecord | None, int, int]
+_Task = tuple[SeedFile, SeedRecord | None, int, int, bool]
 
 
 def refresh_all(
-    stale: Iterable[tuple[SeedFile, SeedRecord | None]], max_bytes: int, scanned_ns: int
+    stale: Iterable[tuple[SeedFile, SeedRecord | None]],
+    max_bytes: int,
+    scanned_ns: int,
+    whole: bool = False,
 ) -> Iterator[_Outcome]:
     """Re-read the stale seeds, in order; in worker processes when there are many.
 
-    Both ways run ``_refresh`` on every seed, in the same order: the results are the same.
+    Both ways run ``refresh`` on every seed, in the same order: the results are the same.
     """
-    tasks = ((seed, record, max_bytes, scanned_ns) for seed, record in stale)
+    tasks = ((seed, record, max_bytes, scanned_ns, whole) for seed, record in stale)
     head = list(islice(tasks, PARALLEL_MIN))
     workers = parse_workers()
     if len(head) < PARALLEL_MIN or workers < 2:
@@ -153,6 +168,9 @@ def refresh_all(
     # fork is the cheapest start (the parser is already imported) and the workers only
     # run _refresh_chunk. A bounded window of chunks in flight keeps memory flat however
     # many seeds there are; results come back in order, so warnings are deterministic.
+    import multiprocessing  # lazily, like the pool: most runs read a few seeds
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
         pending: deque[Future[list[_Outcome]]] = deque()
@@ -167,6 +185,8 @@ def refresh_all(
 def parse_workers() -> int:
     """How many processes parse a big cold run: the CPUs this process may use, at most
     8; 1 (parse here) where processes cannot be forked."""
+    import multiprocessing
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     try:
@@ -184,6 +204,9 @@ def _chunks(items: Iterable[_Task], size: int) -> Iterator[list[_Task]]:
 
 def _die_with_parent() -> None:
     """Worker initializer: a publisher killed with SIGKILL takes its workers along."""
+    import ctypes
+    import signal
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -198,7 +221,9 @@ def _refresh_chunk(chunk: list[_Task]) -> list[_Outcome]:
 
 def refresh(task: _Task) -> _Outcome:
     """Read one seed whose stat changed."""
-    seed, record, max_bytes, scanned_ns = task
+    seed, record, max_bytes, scanned_ns, whole = task
+    if record is not None and not record.entry_id:
+        record = None  # it never gave an entry (broken from the start): a new seed
     outcome = _Outcome(seed.rel, new=record is None)
     try:
         data = read_bytes(seed.path, max_bytes)
@@ -214,28 +239,33 @@ def refresh(task: _Task) -> _Outcome:
 
     # A file dated in the future (a wrong clock, a hostile touch) counts as made now: it
     # must not sit on top of the feed for years.
+    now = scanned_ns // 1_000_000_000
     mtime = min(seed.mtime_ns, scanned_ns) // 1_000_000_000
     first_seen = record.first_seen if record else mtime
+    # Readers saw this entry: read it whole, to know whether what they see changed.
+    seen = record is not None and bool(record.entry_hash)
     try:
-        entry, dated = read_entry(seed.rel, data, first_seen, outcome.warnings)
+        reading = read_seed_data(seed.rel, data, first_seen, whole=whole or seen)
     except SeedError as exc:
         outcome.skipped = str(exc)
+        outcome.broken = BrokenSeed(
+            seed.rel, seed.size, seed.mtime_ns, scanned_ns, digest, outcome.skipped
+        )
         return outcome
     outcome.parsed = True
-    # What readers see, without the date a seed does not state (its first sight, which a
-    # copy of the file does not share).
-    entry_hash = content_hash(entry if dated else replace(entry, published=_NO_DATE))
-    if dated:
-        published = int(entry.published.timestamp())
+    outcome.warnings += reading.warnings
+    identity = reading.identity
+    if reading.dated:
+        published = int(identity.published.timestamp())
     else:  # the date it has: first sight, its page's (enrich), or its entry's
         published = record.published if record else first_seen
     if record is None:
-        updated = max(int(entry.updated.timestamp()), published)
-    elif record.entry_hash != entry_hash:
-        # An edit readers will see: updated moves forward to the edit's time, or to now
-        # when the file's time is older than what readers have (a restored backup).
-        edited = max(int(entry.updated.timestamp()), mtime, published)
-        updated = edited if edited > record.updated else scanned_ns // 1_000_000_000
+        updated = max(int(identity.updated.timestamp()), published)
+    elif not seen or record.entry_hash != reading.entry_hash:
+        # An edit (that readers will see): updated moves forward to the edit's time, or
+        # to now when the file's time is older than what readers have (a backup).
+        edited = max(int(identity.updated.timestamp()), mtime, published)
+        updated = edited if edited > record.updated else now
     else:
         updated = record.updated
     outcome.record = SeedRecord(
@@ -244,13 +274,13 @@ def refresh(task: _Task) -> _Outcome:
         mtime_ns=seed.mtime_ns,
         scanned_ns=scanned_ns,
         digest=digest,
-        entry_id=record.entry_id if record else entry.id,
-        entry_hash=entry_hash,
+        entry_id=record.entry_id if record else identity.id,
+        entry_hash=reading.entry_hash,
         first_seen=first_seen,
         published=published,
         updated=updated,
-        link=entry.link,
-        dated=dated,
+        link=identity.link,
+        dated=reading.dated,
     )
     return outcome
 
@@ -258,17 +288,42 @@ def refresh(task: _Task) -> _Outcome:
 _NO_DATE = from_timestamp(0)
 
 
-def read_entry(
-    rel: str, data: bytes, first_seen: int, warnings: list[str] | None
-) -> tuple[Entry, bool]:
-    """Parse and normalize one seed's bytes, within the time budget. Returns the entry
-    and whether the seed states its own date."""
+@dataclass(frozen=True, slots=True)
+class SeedReading:
+    """What reading one seed's bytes gave."""
+
+    identity: Identity
+    dated: bool  # the seed states its own date
+    entry: Entry | None  # None when only its head was read
+    warnings: list[str]
+    head_warnings: int  # how many of ``warnings`` its head alone gives
+
+    @property
+    def entry_hash(self) -> bytes:
+        """What readers see of the entry (b"" when unknown: only the head was read),
+        without the date a seed does not state (its first sight, which a copy of the
+        file does not share)."""
+        if self.entry is None:
+            return b""
+        return content_hash(self.entry if self.dated else replace(self.entry, published=_NO_DATE))
+
+
+def read_seed_data(rel: str, data: bytes, first_seen: int, *, whole: bool) -> SeedReading:
+    """Parse one seed's bytes within the time budget: whole (and normalized into an
+    entry), or only the head, which gives its identity and dates."""
+    seen_at = from_timestamp(first_seen)
     try:
         with time_limit(PARSE_SECONDS):
-            article = parse_seed_bytes(data, rel)
-            entry, more = to_entry(article, from_timestamp(first_seen))
+            html = os.path.splitext(rel)[1].lower() in HTML_SUFFIXES
+            article = parse_seed_bytes(data, rel, head_only=not whole and not html)
+            identity, warnings = identify(article, seen_at)
+            dated = article.published is not None
+            if not whole and identity.title:
+                return SeedReading(identity, dated, None, warnings, len(warnings))
+            head = len(warnings)
+            if not whole and not html:  # no title: the text makes one, so read it all
+                article = parse_seed_bytes(data, rel)
+            entry, warnings = to_entry(article, seen_at)
     except BudgetExceeded:
         raise SeedError(f"took more than {PARSE_SECONDS:g} s to read (hostile or broken)") from None
-    if warnings is not None:
-        warnings += more
-    return entry, article.published is not None
+    return SeedReading(identity, dated, entry, warnings, head)

@@ -13,10 +13,9 @@ import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .dates import parse_date
 from .errors import SeedfeedError
@@ -33,12 +32,12 @@ class SeedError(SeedfeedError):
     """A seed file cannot be published; the message is the reason, for one warning line."""
 
 
-@dataclass(frozen=True, slots=True)
-class SeedFile:
-    """A seed file found on disk. ``rel`` is its path below the seeds folder, with ``/``."""
+class SeedFile(NamedTuple):
+    """A seed file found on disk. ``rel`` is its path below the seeds folder, with ``/``.
+    (A tuple, and ``path`` a str, not a Path: a scan makes 100,000 of them.)"""
 
     rel: str
-    path: str  # a str, not a Path: building 100,000 Paths costs more than the scan
+    path: str
     size: int
     mtime_ns: int
 
@@ -62,33 +61,44 @@ def _walk(
 ) -> Iterator[SeedFile]:
     try:
         with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            entries = sorted(it, key=_name)
     except OSError:
         return
+    # This loop runs once per file of every publish, also when nothing changed: it
+    # keeps to what the directory entry knows (d_type) until a file is a seed.
     for entry in entries:
-        if entry.name.startswith("."):
+        name = entry.name
+        if name[0] == ".":
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(entry.path, f"{prefix}{entry.name}/", root, reject)
+                yield from _walk(entry.path, f"{prefix}{name}/", root, reject)
                 continue
-            if os.path.splitext(entry.name)[1].lower() not in SEED_SUFFIXES:
+            dot = name.rfind(".")
+            if dot < 1 or name[dot:].lower() not in SEED_SUFFIXES:
                 continue
             if not entry.is_file():  # follows file symlinks; drops FIFOs and broken links
                 continue
             path = entry.path
+            rel = prefix + name
+            if not rel.isprintable():  # not UTF-8, control characters: escaped as a key
+                rel = _display(rel)
             if entry.is_symlink():
                 # Read the target itself (opened without following links), and only
                 # when it lies inside the seeds folder.
-                path = os.path.realpath(entry.path)
+                path = os.path.realpath(path)
                 if not path.startswith(root):
                     if reject is not None:
-                        reject(_display(prefix + entry.name), "symlink to a file outside seeds/")
+                        reject(rel, "symlink to a file outside seeds/")
                     continue
             st = entry.stat()
         except OSError:
             continue
-        yield SeedFile(_display(prefix + entry.name), path, st.st_size, st.st_mtime_ns)
+        yield SeedFile(rel, path, st.st_size, st.st_mtime_ns)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _display(name: str) -> str:
@@ -194,8 +204,12 @@ def is_binary(data: bytes) -> bool:
     if data.startswith(_MAGIC) or (data.startswith(b"RIFF") and data[8:12] in _RIFF_KINDS):
         return True
     head = data[:8192]
-    bad = len(head.translate(None, _TEXT_BYTES))
-    return bad > max(_BINARY_MIN, len(head) * _BINARY_SHARE)
+    return _controls(head) > max(_BINARY_MIN, len(head) * _BINARY_SHARE)
+
+
+def _controls(data: bytes) -> int:
+    """How many control bytes ``data`` holds (deleting all others counts them, in C)."""
+    return len(data.translate(None, _TEXT_BYTES))
 
 
 def decode(data: bytes) -> tuple[str, list[str]]:
@@ -220,7 +234,8 @@ def decode(data: bytes) -> tuple[str, list[str]]:
         text, warnings = data.decode("utf-8"), list[str]()
     except UnicodeDecodeError:
         text, warnings = _decode_legacy(data)
-    if len(data.translate(None, _TEXT_BYTES)):  # rare: only then is the text searched
+    # Rare: only then is the text searched (the head was counted by is_binary already).
+    if (len(data) > 8192 and _controls(data[8192:])) or _controls(data[:8192]):
         return _without_controls(text, warnings)
     return text, warnings
 
@@ -264,7 +279,7 @@ def parse_seed_bytes(data: bytes, origin: str, *, head_only: bool = False) -> Ar
 
 def parse_seed_text(text: str, origin: str, *, head_only: bool = False) -> Article:
     """Parse decoded seed text; the format follows the extension of ``origin``."""
-    if not text.strip():
+    if not text or text.isspace():
         raise SeedError("no text, only whitespace")
     suffix = os.path.splitext(origin)[1].lower()
     if suffix in MARKDOWN_SUFFIXES:

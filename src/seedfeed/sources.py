@@ -151,3 +151,13 @@ def _check_selector(selector: str) -> None:
     except soupsieve.SelectorSyntaxError as exc:
         reason = str(exc).splitlines()[0]
         raise SourceError(f"'items' is not a CSS selector: {reason}") from None
+
+
+def kept_sources(folder: Path, sources: list[Source]) -> set[str]:
+    """The sources whose state and entries stay although nothing is fetched for them:
+    the disabled ones, and the files that exist but do not parse now."""
+    kept = {source.name for source in sources if not source.enabled}
+    if folder.is_dir():
+        parsed = {source.name for source in sources}
+        kept |= {path.stem for path in folder.glob("*.toml")} - parsed
+    return kept

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .dates import from_timestamp
 from .errors import SeedfeedError
@@ -40,13 +40,14 @@ CREATE TABLE IF NOT EXISTS seeds (
     scanned_ns  INTEGER NOT NULL,  -- when size/mtime were read (see is_clean)
     digest      BLOB NOT NULL,     -- hash of the file's bytes
     entry_id    TEXT NOT NULL,     -- fixed at first sight, never recomputed
-    entry_hash  BLOB NOT NULL,     -- hash of what readers see (normalize.content_hash)
+    entry_hash  BLOB NOT NULL,     -- hash of what readers see; x'' until a feed shows it
     first_seen  INTEGER NOT NULL,  -- file mtime when first seen, POSIX seconds
     published   INTEGER NOT NULL,
     updated     INTEGER NOT NULL,
     ok          INTEGER NOT NULL DEFAULT 1,  -- 0 while the file is unreadable or broken
     link        TEXT NOT NULL DEFAULT '',    -- its canonical link now ('' for none)
-    dated       INTEGER NOT NULL DEFAULT 0   -- 1 when the seed states its own date
+    dated       INTEGER NOT NULL DEFAULT 0,  -- 1 when the seed states its own date
+    problem     TEXT                         -- why it is skipped, while it is (ok = 0)
 );
 CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id);
 CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, first_seen, path);
@@ -122,13 +123,13 @@ class StoreError(SeedfeedError):
 # --- the records --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SeedStat:
-    """The stat of a seed file when it was last read."""
+class SeedStat(NamedTuple):
+    """The stat of a seed file when it was last read (a tuple: 100,000 are made at once)."""
 
     size: int
     mtime_ns: int
     scanned_ns: int  # when size and mtime were read
+    problem: str | None = None  # why the file is skipped, when it is
 
     def is_clean(self, size: int, mtime_ns: int) -> bool:
         """True when a file now of ``size`` and ``mtime_ns`` is certainly as recorded."""
@@ -146,13 +147,26 @@ class SeedRecord:
     mtime_ns: int
     scanned_ns: int
     digest: bytes
-    entry_id: str
-    entry_hash: bytes
+    entry_id: str  # "" while the seed never gave an entry (broken from the start)
+    entry_hash: bytes  # b"" until a feed showed the entry (the scan reads only its head)
     first_seen: int
     published: int
     updated: int
     link: str = ""  # canonical link of the entry as the seed gives it now
     dated: bool = False  # published is a date the seed states itself
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenSeed:
+    """A seed file that cannot be published as it is, and why: kept, so that it is not
+    read again until it changes (and its entry keeps its id and dates meanwhile)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    scanned_ns: int
+    digest: bytes
+    problem: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +266,17 @@ class StateStore(Protocol):
         ...
 
     def set_unpublishable(self, paths: Iterable[str]) -> None:
-        """Keep these seeds' records but leave them out of the feeds (broken for now)."""
+        """Keep these seeds' records but leave them out of the feeds (unreadable now)."""
+        ...
+
+    def put_broken(self, seeds: Iterable[BrokenSeed]) -> None:
+        """Remember seeds that cannot be published, with why; they leave the feeds."""
+        ...
+
+    def set_entry_hash(self, path: str, digest: bytes, entry_hash: bytes, now: int) -> int | None:
+        """What readers see of the seed at ``path``, once a feed shows it (if the seed
+        still has the bytes ``digest``). Returns the entry's new ``updated`` when readers
+        had been shown other content under its id (a duplicate took over), else None."""
         ...
 
     def forget_seeds(self, paths: Iterable[str]) -> None:
@@ -263,8 +287,9 @@ class StateStore(Protocol):
         """Give the entries whose seeds changed their dates (see ``SQLiteStore.settle``)."""
         ...
 
-    def duplicates(self) -> list[Duplicate]:
-        """Seeds that repeat the entry of an earlier-seen seed, by path."""
+    def duplicates(self, among: Iterable[str] | None = None) -> list[Duplicate]:
+        """Seeds that repeat the entry of an earlier-seen seed, by path; only those of
+        the entry ids ``among`` when given."""
         ...
 
     def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
@@ -338,6 +363,19 @@ class StateStore(Protocol):
         ...
 
     # runs and transactions
+    def changed(self) -> bool:
+        """Whether anything the feeds are made of (seeds, entries, web entries, what
+        enrich found) changed since the store was opened."""
+        ...
+
+    def outputs(self) -> tuple[str, dict[str, int]] | None:
+        """The fingerprint of the last outputs written, and each feed's entry count."""
+        ...
+
+    def set_outputs(self, key: str, counts: dict[str, int]) -> None:
+        """Remember the fingerprint of the outputs just written (see ``outputs``)."""
+        ...
+
     def record_run(self, run: RunRecord) -> None:
         """Remember what this publish did."""
         ...
@@ -401,12 +439,14 @@ ORDER BY s.entry_id
 ON CONFLICT (entry_id) DO UPDATE SET
     published = CASE WHEN excluded.dated THEN excluded.published ELSE entries.published END,
     updated = CASE
-        WHEN excluded.entry_hash = entries.entry_hash THEN entries.updated
+        -- the same, or not known yet (set_entry_hash decides when readers get it)
+        WHEN excluded.entry_hash IN (entries.entry_hash, x'') THEN entries.updated
         ELSE max(
             CASE WHEN excluded.updated > entries.updated THEN excluded.updated ELSE :now END,
             CASE WHEN excluded.dated THEN excluded.published ELSE entries.published END)
         END,
-    entry_hash = excluded.entry_hash,
+    entry_hash = CASE
+        WHEN excluded.entry_hash = x'' THEN entries.entry_hash ELSE excluded.entry_hash END,
     dated = excluded.dated
 """
 _SETTLE_SEEDS = """
@@ -428,6 +468,7 @@ class SQLiteStore:
             state_dir.mkdir(parents=True, exist_ok=True)
             self.path = state_dir / STATE_FILE
         self._touched: set[str] = set()  # ids to settle (see ``settle``)
+        self._changed = False  # what the feeds are made of changed (see ``changed``)
         self._entries_known = False  # the entries table has a row (checked once)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -480,6 +521,7 @@ class SQLiteStore:
         "name url" key becomes two columns."""
         self._db.execute("ALTER TABLE seeds ADD COLUMN link TEXT NOT NULL DEFAULT ''")
         self._db.execute("ALTER TABLE seeds ADD COLUMN dated INTEGER NOT NULL DEFAULT 0")
+        self._db.execute("ALTER TABLE seeds ADD COLUMN problem TEXT")
         rows = self._db.execute(
             "SELECT key, url, etag, last_modified, failures, next_fetch, last_success,"
             " last_error, disabled FROM fetch_state"
@@ -498,8 +540,8 @@ class SQLiteStore:
 
     def seed_stats(self) -> dict[str, SeedStat]:
         """Every remembered seed's path with its stat."""
-        rows = self._db.execute("SELECT path, size, mtime_ns, scanned_ns FROM seeds")
-        return {path: SeedStat(size, mtime_ns, scanned) for path, size, mtime_ns, scanned in rows}
+        rows = self._db.execute("SELECT path, size, mtime_ns, scanned_ns, problem FROM seeds")
+        return {row[0]: SeedStat._make(row[1:]) for row in rows}
 
     def seed(self, path: str) -> SeedRecord | None:
         """The whole record of one seed, or None."""
@@ -512,6 +554,7 @@ class SQLiteStore:
         """Insert or replace seed records; they are published again (``ok``). A record of
         an id whose dates the store keeps (``entries``) is settled by ``settle``."""
         records = list(records)
+        self._changed |= bool(records)
         self._db.executemany(_INSERT_SEED, map(_SEED_ROW, records))
         self._db.executemany(
             "INSERT OR IGNORE INTO links VALUES (?, ?)",
@@ -544,13 +587,63 @@ class SQLiteStore:
         """Keep these seeds' records (ids, dates) but leave them out of the feeds."""
         keys = [(p,) for p in paths]
         self._leaving(keys)
-        self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", keys)
+        self._mark(self._db.executemany("UPDATE seeds SET ok = 0 WHERE path = ?", keys))
 
     def forget_seeds(self, paths: Iterable[str]) -> None:
         """Drop the records of seeds that are gone (their entries' dates stay known)."""
         keys = [(p,) for p in paths]
         self._leaving(keys)
-        self._db.executemany("DELETE FROM seeds WHERE path = ?", keys)
+        self._mark(self._db.executemany("DELETE FROM seeds WHERE path = ?", keys))
+
+    def put_broken(self, seeds: Iterable[BrokenSeed]) -> None:
+        """Remember seeds that cannot be published, with why; they leave the feeds. A
+        seed that gave an entry keeps its id and dates, for when it is fixed."""
+        seeds = list(seeds)
+        self._changed |= bool(seeds)
+        self._leaving([(seed.path,) for seed in seeds])
+        self._db.executemany(
+            "INSERT INTO seeds (path, size, mtime_ns, scanned_ns, digest, entry_id,"
+            " entry_hash, first_seen, published, updated, ok, problem)"
+            " VALUES (?, ?, ?, ?, ?, '', x'', ?, 0, 0, 0, ?)"
+            " ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
+            " mtime_ns = excluded.mtime_ns, scanned_ns = excluded.scanned_ns,"
+            " digest = excluded.digest, ok = 0, problem = excluded.problem",
+            [
+                (s.path, s.size, s.mtime_ns, s.scanned_ns, s.digest, s.mtime_ns // 10**9, s.problem)
+                for s in seeds
+            ],
+        )
+
+    def set_entry_hash(self, path: str, digest: bytes, entry_hash: bytes, now: int) -> int | None:
+        """What readers see of the seed at ``path``, once a feed shows it (if the seed
+        still has the bytes ``digest``). Returns the entry's new ``updated`` when readers
+        had been shown other content under its id (a duplicate took over), else None."""
+        changed = self._db.execute(
+            "UPDATE seeds SET entry_hash = ? WHERE path = ? AND digest = ?",
+            (entry_hash, path, digest),
+        ).rowcount
+        self._changed |= changed > 0
+        row = self._db.execute(
+            "SELECT e.entry_id, e.entry_hash, e.updated FROM entries AS e"
+            " JOIN seeds AS s ON s.entry_id = e.entry_id WHERE s.path = ?",
+            (path,),
+        ).fetchone()
+        if not changed or row is None:
+            return None
+        entry_id, shown, updated = row
+        if shown == entry_hash:
+            return None
+        self._db.execute(
+            "UPDATE entries SET entry_hash = ? WHERE entry_id = ?", (entry_hash, entry_id)
+        )
+        if not shown:  # nothing was known of what readers had: nothing to compare
+            return None
+        updated = now if now > updated else updated + 1
+        for table in ("entries", "seeds"):
+            self._db.execute(
+                f"UPDATE {table} SET updated = ? WHERE entry_id = ?", (updated, entry_id)
+            )
+        return int(updated)
 
     def _leaving(self, keys: list[tuple[str]]) -> None:
         """Seeds about to leave the feeds: the dates of the entries they publish are kept,
@@ -584,6 +677,7 @@ class SQLiteStore:
         """
         if not self._touched:
             return
+        self._changed = True
         self._db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (entry_id TEXT PRIMARY KEY)")
         self._db.executemany(
             "INSERT OR IGNORE INTO temp.touched VALUES (?)", ((i,) for i in self._touched)
@@ -593,18 +687,28 @@ class SQLiteStore:
         self._db.execute("DELETE FROM temp.touched")
         self._touched.clear()
 
-    def duplicates(self) -> list[Duplicate]:
+    def duplicates(self, among: Iterable[str] | None = None) -> list[Duplicate]:
         """Seeds that repeat an entry id of an earlier seen one, which is published in
-        their place."""
+        their place; only those of the entry ids ``among`` when given (a run asks about
+        the ids it read: a run that read nothing asks nothing)."""
+        where = ""
+        if among is not None:
+            ids = list(dict.fromkeys(among))
+            if not ids:
+                return []
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS asked (entry_id TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM temp.asked")
+            self._db.executemany("INSERT INTO temp.asked VALUES (?)", ((i,) for i in ids))
+            where = "AND entry_id IN (SELECT entry_id FROM temp.asked)"
         rows = self._db.execute(
-            """
+            f"""
             SELECT path, first_path, scanned_ns FROM (
                 SELECT path, scanned_ns,
                        first_value(path) OVER (
                            PARTITION BY entry_id ORDER BY first_seen, path) AS first_path
                 FROM seeds
                 WHERE ok = 1 AND entry_id IN (
-                    SELECT entry_id FROM seeds WHERE ok = 1
+                    SELECT entry_id FROM seeds WHERE ok = 1 {where}
                     GROUP BY entry_id HAVING count(*) > 1))
             WHERE path != first_path ORDER BY path
             """
@@ -659,6 +763,7 @@ class SQLiteStore:
     ) -> None:
         """Remember what the page of a seed's link said (or why it could not be read)."""
         found = found or Enrichment()
+        self._changed = True
         self._db.execute(
             "INSERT OR REPLACE INTO enrichment VALUES (?, ?, ?, ?, ?, ?)",
             (path, digest, found.link, found.image, found.description, error),
@@ -679,6 +784,7 @@ class SQLiteStore:
         row = self._db.execute("SELECT entry_id FROM seeds WHERE path = ?", (path,)).fetchone()
         if row is None:
             return
+        self._changed = True
         for table in ("entries", "seeds"):
             self._db.execute(
                 f"UPDATE {table} SET published = ?, updated = max(updated, ?) WHERE entry_id = ?",
@@ -705,8 +811,10 @@ class SQLiteStore:
             " (SELECT source, origin FROM temp.named)"
             " AND source NOT IN (SELECT source FROM temp.named WHERE origin = '*')"
         )
-        self._db.execute(
-            "DELETE FROM web_entries WHERE source NOT IN (SELECT source FROM temp.named)"
+        self._mark(
+            self._db.execute(
+                "DELETE FROM web_entries WHERE source NOT IN (SELECT source FROM temp.named)"
+            )
         )
 
     def due(self, now: float) -> list[FetchState]:
@@ -757,6 +865,7 @@ class SQLiteStore:
     def put_web_entry(self, web: WebEntry) -> None:
         """Insert or replace one web entry."""
         entry = web.entry
+        self._changed = True
         self._db.execute(
             f"INSERT OR REPLACE INTO web_entries ({_WEB_COLUMNS}) VALUES ({', '.join('?' * 13)})",
             (
@@ -779,11 +888,13 @@ class SQLiteStore:
     def prune_web(self, source: str, keep: int) -> int:
         """Keep only ``source``'s newest ``keep`` entries (they are remembered to know
         which links were read; far more than any feed shows)."""
-        return self._db.execute(
-            "DELETE FROM web_entries WHERE source = ? AND id NOT IN (SELECT id FROM web_entries"
-            " WHERE source = ? ORDER BY published DESC, id LIMIT ?)",
-            (source, source, keep),
-        ).rowcount
+        return self._mark(
+            self._db.execute(
+                "DELETE FROM web_entries WHERE source = ? AND id NOT IN (SELECT id FROM"
+                " web_entries WHERE source = ? ORDER BY published DESC, id LIMIT ?)",
+                (source, source, keep),
+            )
+        )
 
     def newest_web(self, feed: str) -> Iterator[WebEntry]:
         """The web entries of ``feed``, newest first (lazy)."""
@@ -795,6 +906,33 @@ class SQLiteStore:
             yield _web_entry(row)
 
     # --- runs and transactions ------------------------------------------------------
+
+    def _mark(self, cursor: sqlite3.Cursor) -> int:
+        """Note rows a write changed; returns how many."""
+        self._changed |= cursor.rowcount > 0
+        return cursor.rowcount
+
+    def changed(self) -> bool:
+        """Whether anything the feeds are made of (seeds, entries, web entries, what
+        enrich found) changed since the store was opened."""
+        return self._changed
+
+    def outputs(self) -> tuple[str, dict[str, int]] | None:
+        """The fingerprint of the last outputs written, and each feed's entry count."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'outputs'").fetchone()
+        if not row:
+            return None
+        try:
+            key, counts = json.loads(row[0])
+            return str(key), {str(name): int(count) for name, count in counts.items()}
+        except (ValueError, TypeError, AttributeError):
+            return None
+
+    def set_outputs(self, key: str, counts: dict[str, int]) -> None:
+        """Remember the fingerprint of the outputs just written (see ``outputs``)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('outputs', ?)", (json.dumps([key, counts]),)
+        )
 
     def record_run(self, run: RunRecord) -> None:
         """Remember what this publish did."""

@@ -9,6 +9,7 @@ them turn harmless bytes into markup.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 
 import webencodings
@@ -110,10 +111,13 @@ def _whatwg_codec(encoding: webencodings.Encoding | None) -> str | None:
     return _DECODERS.get(name, name)
 
 
-# The Python codecs of the Standard's encodings, for charset detection's answers.
-_WHATWG_CODECS = frozenset(
-    filter(None, (_whatwg_codec(webencodings.lookup(label)) for label in webencodings.LABELS))
-)
+@functools.cache
+def _whatwg_codecs() -> frozenset[str]:
+    """The Python codecs of the Standard's encodings, for charset detection's answers
+    (made on first use: seed-only runs never detect)."""
+    return frozenset(
+        filter(None, (_whatwg_codec(webencodings.lookup(label)) for label in webencodings.LABELS))
+    )
 
 
 def _detected_codec(name: str) -> str | None:
@@ -125,7 +129,7 @@ def _detected_codec(name: str) -> str | None:
     except LookupError:
         return None
     # A Python name may also be a label ("latin-1" is windows-1252, "gbk" is gb18030).
-    return name if name in _WHATWG_CODECS else _codec(name, False)
+    return name if name in _whatwg_codecs() else _codec(name, False)
 
 
 def mostly_utf8(text: str) -> bool:
