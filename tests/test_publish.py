@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+import seedfeed.scan
 import seedfeed.seeds
 from helpers import (
     BASE_URL,
@@ -649,4 +652,81 @@ def test_vanished_between_scan_and_render(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.undo()
     report = run_publish(config)
     assert report.skipped == []
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Alpha"]
+
+
+def test_head_only_reading_then_whole_at_render(tmp_path: Path) -> None:
+    """A publish reads new seeds' heads; the entries a feed shows are read whole, once."""
+    seeds = {f"s{i:02}.txt": seed_text(f"Seed {i}", link=f"https://ex.org/{i}") for i in range(30)}
+    config = make_project(tmp_path, seeds, extra_config="[publish]\nmax_entries = 5\n")
+    run_publish(config)
+    with sqlite3.connect(tmp_path / ".seedfeed" / "state.sqlite3") as db:
+        known = db.execute("SELECT count(*) FROM seeds WHERE entry_hash != x''").fetchone()
+    assert known == (5,)  # what readers were shown, and no more
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == [
+        f"Seed {i}" for i in range(29, 24, -1)
+    ]
+
+
+def test_a_run_that_changed_nothing_renders_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seedfeed.render
+
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha")})
+    first = run_publish(config)
+
+    def refuse(*args: object, **kwargs: object) -> dict[str, bytes]:
+        raise AssertionError("rendered although nothing changed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(seedfeed.render, "render_feeds", refuse)
+        again = run_publish(config)
+    assert again.written == [] and again.entries == first.entries
+    # A feed file deleted by hand, or another configuration: written again.
+    (tmp_path / "feeds" / "all.rss.xml").unlink()
+    assert run_publish(config).written == ["all.rss.xml"]
+    config.write_text(config.read_text().replace("Test clippings", "Renamed"))
+    assert "all.atom.xml" in run_publish(config).written
+
+
+def test_a_broken_seed_is_said_again_but_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_project(
+        tmp_path, {"a.txt": seed_text("Alpha"), "bad.txt": b"\x89PNG\r\n\x1a\nxx"}
+    )
+    first = run_publish(config)
+    assert first.skipped == [("bad.txt", "binary file, not text")]
+    reads: list[str] = []
+    real = seedfeed.scan.read_bytes
+
+    def counting(path: str, *args: object, **kwargs: object) -> bytes:
+        reads.append(os.path.basename(path))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(seedfeed.scan, "read_bytes", counting)
+    again = run_publish(config)
+    assert again.skipped == [("bad.txt", "binary file, not text")] and reads == []
+    write_seed(tmp_path / "seeds", "bad.txt", seed_text("Fixed"), T0 + 60)
+    fixed = run_publish(config)
+    assert fixed.skipped == [] and "Fixed" in atom_titles(tmp_path / "feeds" / "all.atom.xml")
+
+
+def test_the_last_deleted_source_takes_its_entries_along(tmp_path: Path) -> None:
+    from seedfeed.model import Entry
+    from seedfeed.store import SQLiteStore, WebEntry
+
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha")})
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "blog.toml").write_text('url = "https://ex.org/feed"\n')
+    with SQLiteStore(tmp_path / ".seedfeed") as store:
+        when = datetime.fromtimestamp(T0, UTC)
+        web = Entry(
+            "https://ex.org/p", "From the blog", "https://ex.org/p", (), when, when, "<p>x</p>", "x"
+        )
+        store.put_web_entry(WebEntry("blog", ("all",), "https://ex.org/p", web, b"h"))
+        store.commit()
+    (tmp_path / "sources" / "blog.toml").unlink()
+    run_publish(config)
     assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Alpha"]

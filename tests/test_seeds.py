@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seedfeed.model import Article, Block
 from seedfeed.seeds import (
@@ -596,3 +598,34 @@ class TestDiscover:
 
     def test_missing_folder_yields_nothing(self, tmp_path: Path) -> None:
         assert list(discover(tmp_path / "nope")) == []
+
+
+# --- the head alone gives what the whole gives --------------------------------------------
+
+_LINES = st.sampled_from(
+    [
+        "", " ", "\u00a0", "Title", "Published: 2021-04-12", "Updated: 2022-01-01",
+        "By Ann Lee", "Ann Lee, author of from Riverton", "Tags: a, b", "Link: https://ex.org/l",
+        "Content retrieved from: https://ex.org/a?utm_source=x.", "Source: https://ex.org/s",
+        "Why it matters: It does.", "  \u2022 a bullet", "Plain paragraph text.",
+        "By the end of the year, more.", "Author: Bob", "\r", "Date: April 12, 2021",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_LINES, min_size=1, max_size=12), suffix=st.sampled_from([".txt", ".md"]))
+def test_head_only_gives_the_identity_of_the_whole(lines: list[str], suffix: str) -> None:
+    text = "\n".join(lines)
+    if suffix == ".md":
+        text = "---\ntitle: T\ndate: 2020-01-01\n---\n" + text
+    try:
+        whole = parse_seed_text(text, "a" + suffix)
+    except SeedError:
+        with pytest.raises(SeedError):
+            parse_seed_text(text, "a" + suffix, head_only=True)
+        return
+    head = parse_seed_text(text, "a" + suffix, head_only=True)
+    fields = ("title", "link", "published", "updated", "authors", "tags", "warnings")
+    assert {f: getattr(head, f) for f in fields} == {f: getattr(whole, f) for f in fields}
+    assert head.blocks == [] and head.content_html == ""

@@ -358,3 +358,70 @@ def test_a_file_that_is_not_a_store_is_one_error(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE).write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match=STATE_FILE):
         SQLiteStore(tmp_path)
+
+
+# --- what a publish needs to skip work ------------------------------------------------------
+
+
+def test_broken_seeds_are_kept_with_their_reason(store: StateStore) -> None:
+    from seedfeed.store import BrokenSeed
+
+    store.put_seeds([seed("good.txt", "https://ex.org/a", T0)])
+    store.put_broken(
+        [
+            BrokenSeed("new.txt", 5, T0 * 10**9, (T0 + 9) * 10**9, b"d", "binary file, not text"),
+            BrokenSeed("good.txt", 6, T0 * 10**9, (T0 + 9) * 10**9, b"e", "empty file"),
+        ]
+    )
+    stats = store.seed_stats()
+    assert stats["new.txt"].problem == "binary file, not text"
+    assert stats["good.txt"].problem == "empty file"
+    assert list(store.newest()) == []
+    kept = store.seed("good.txt")  # keeps its entry's id and dates for when it is fixed
+    assert kept is not None and kept.entry_id == "https://ex.org/a" and kept.published == T0
+    store.put_seeds([seed("good.txt", "https://ex.org/a", T0)])
+    assert store.seed_stats()["good.txt"].problem is None
+
+
+def test_what_readers_see_is_learned_when_a_feed_shows_it(store: StateStore) -> None:
+    link = "https://ex.org/story"
+    store.put_seeds([seed("a.txt", link, T0), seed("b.txt", link, T0 + 10, entry_hash=b"")])
+    assert store.set_entry_hash("a.txt", b"a.txt", b"h-a.txt", now=T0 + 20) is None
+    store.forget_seeds(["a.txt"])
+    store.settle(now=T0 + 30)
+    (winner,) = store.newest()
+    assert (winner.path, winner.updated) == ("b.txt", T0)  # not known yet: not moved
+    # Shown: the copy's content differs from what readers had, so updated moves now.
+    assert store.set_entry_hash("b.txt", b"b.txt", b"other", now=T0 + 40) == T0 + 40
+    (winner,) = store.newest()
+    assert winner.updated == T0 + 40
+    # Bytes that changed since they were read: nothing is recorded.
+    assert store.set_entry_hash("b.txt", b"stale", b"x", now=T0 + 50) is None
+
+
+def test_duplicates_among_the_ids_a_run_read(store: StateStore) -> None:
+    store.put_seeds(
+        [
+            seed("a.txt", "https://ex.org/1", T0),
+            seed("b.txt", "https://ex.org/1", T0 + 1),
+            seed("c.txt", "https://ex.org/2", T0),
+            seed("d.txt", "https://ex.org/2", T0 + 1),
+        ]
+    )
+    assert [d.path for d in store.duplicates()] == ["b.txt", "d.txt"]
+    assert [d.path for d in store.duplicates(["https://ex.org/2"])] == ["d.txt"]
+    assert store.duplicates([]) == []
+
+
+def test_changed_and_the_outputs_fingerprint(reopen: Factory) -> None:
+    with reopen() as store:
+        assert not store.changed() and store.outputs() is None
+        store.sync_sources([("s", "https://ex.org/")])  # fetch state: not what feeds show
+        store.record_run(RunRecord(at=T0))
+        assert not store.changed()
+        store.put_seeds([seed("a.txt", "urn:a", T0)])
+        assert store.changed()
+        store.set_outputs("key", {"all": 1})
+        store.commit()
+    with reopen() as store:
+        assert store.outputs() == ("key", {"all": 1})
