@@ -57,7 +57,7 @@ def test_init_publish_check_as_a_real_command(tmp_path: Path) -> None:
     assert pub.stdout == ""
     lines = stderr_lines(pub.stderr)
     assert len(lines) == 1
-    assert lines[0].startswith("published 1 entries in 1 feed(s) from 1 seeds")
+    assert lines[0].startswith("published 1 article in 1 feed from 1 seed")
     assert "written: all.atom.xml, all.rss.xml" in lines[0]
 
     for name in ("all.atom.xml", "all.rss.xml"):
@@ -221,7 +221,7 @@ def test_summary_line_and_quiet(tmp_path: Path) -> None:
     assert stderr_lines(loud.stderr) == [
         line for line in stderr_lines(loud.stderr) if line.startswith("published ")
     ]
-    assert "published 4 entries in 2 feed(s) from 3 seeds" in loud.stderr
+    assert "published 3 articles in 2 feeds from 3 seeds" in loud.stderr
 
     write_seed(tmp_path / "seeds", "d.txt", seed_text("Delta"))
     for args in (["-q", "publish", "-c", str(config)], ["publish", "-q", "-c", str(config)]):
@@ -262,7 +262,7 @@ def test_check_reports_and_writes_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 3
     lines = stderr_lines(result.stderr)
     assert "warning: empty.txt: skipped: empty file" in lines
-    assert lines[-1] == "5 seeds: 4 usable, 1 skipped, 1 warning(s)"
+    assert lines[-1] == "5 seeds: 4 usable, 1 skipped, 1 warning"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "seeds"]
 
     (tmp_path / "seeds" / "empty.txt").unlink()

@@ -213,7 +213,7 @@ def test_bad_source_file_and_html_instead_of_feed(tmp_path: Path, httpserver: HT
         seeds={"s.txt": seed_text("A seed")},
     )
     report = run_publish(config)
-    lines = [f"{origin}: {message}" for origin, message in report.warnings]
+    lines = [f"{origin}: {message}" for origin, message in report.warnings + report.skipped]
     assert any("broken.toml" in line and "'colour'" in line for line in lines)
     assert any(
         httpserver.url_for("/notafeed") in line and "not an RSS or Atom feed" in line

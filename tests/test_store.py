@@ -21,6 +21,7 @@ from seedfeed.store import (
     STATE_FILE,
     Enrichment,
     FetchState,
+    OutputsRecord,
     RunRecord,
     SeedRecord,
     SQLiteStore,
@@ -421,7 +422,7 @@ def test_changed_and_the_outputs_fingerprint(reopen: Factory) -> None:
         assert not store.changed()
         store.put_seeds([seed("a.txt", "urn:a", T0)])
         assert store.changed()
-        store.set_outputs("key", {"all": 1})
+        store.set_outputs(OutputsRecord("key", {"all": 1, "tech": 0}, 1))
         store.commit()
     with reopen() as store:
-        assert store.outputs() == ("key", {"all": 1})
+        assert store.outputs() == OutputsRecord("key", {"all": 1, "tech": 0}, 1)

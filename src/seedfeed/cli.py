@@ -8,11 +8,15 @@ become exit codes in one place, ``_Group.invoke``.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import signal
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -23,8 +27,10 @@ from . import __version__
 from .errors import SeedfeedError, UsageError
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from .config import Config
-    from .report import Report
+    from .report import Progress, Report
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 
@@ -36,12 +42,17 @@ class _Stderr:
     def __init__(self) -> None:
         self._console: Any = None
 
-    def print(self, text: str, *, markup: bool = False) -> None:
+    @property
+    def console(self) -> Any:
+        """The rich console (made on first use)."""
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-        self._console.print(text, markup=markup)
+        return self._console
+
+    def print(self, text: str, *, markup: bool = False) -> None:
+        self.console.print(text, markup=markup)
 
 
 err = _Stderr()
@@ -49,14 +60,18 @@ log = logging.getLogger("seedfeed")
 
 
 class CommandError(click.ClickException):
-    """What a command tells the user when it stops: one line on stderr, an exit code."""
+    """What a command tells the user when it stops: one line on stderr (with ``--json``,
+    also ``{"exit": N, "error": "..."}`` on stdout), and an exit code."""
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
         super().__init__(message)
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+        self.as_json = ctx_json()  # shown after the command's context is gone
 
     def show(self, file: IO[Any] | None = None) -> None:
         err.print(f"error: {self.format_message()}", markup=False)
+        if self.as_json:
+            _print_json({"exit": self.exit_code, "error": self.format_message()})
 
 
 def _exit_code(exc: SeedfeedError) -> int:
@@ -89,13 +104,26 @@ class _LineHandler(logging.Handler):
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    level = logging.ERROR if quiet or ctx_json() else logging.DEBUG if verbose else logging.WARNING
     log.handlers[:] = [_LineHandler()]
     log.setLevel(level)
     log.propagate = False
 
 
 PORT = click.IntRange(0, 65535)
+
+
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["json"] = True
+        ctx.find_root().ensure_object(dict)["json"] = True
+        log.setLevel(logging.ERROR)  # the JSON holds the warnings; stderr keeps errors
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, expose_value=False, callback=_set_json, is_eager=False,
+    help="Print one JSON object on stdout (see README).",
+)  # fmt: skip
 
 config_option = click.option(
     "-c",
@@ -146,7 +174,8 @@ def _run(config: Config, *, dry_run: bool) -> Report:
     from .pipeline import describe_failure, publish
 
     try:
-        return publish(config, dry_run=dry_run)
+        with _progress() as progress:
+            return publish(config, dry_run=dry_run, progress=progress)
     except SeedfeedError:
         raise
     except Exception as exc:  # a bug or the disk: say so, and what became of the feeds
@@ -154,15 +183,104 @@ def _run(config: Config, *, dry_run: bool) -> Report:
         raise CommandError(describe_failure(exc)) from None
 
 
+@contextmanager
+def _progress() -> Iterator[Progress | None]:
+    """A progress display on a terminal (stderr), for the stages that take a while;
+    nothing when stderr is not a terminal (cron), with ``-q`` or ``--json``."""
+    if ctx_quiet() or ctx_json() or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err.console, transient=True) as display:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = display.add_task(stage, total=total)
+            display.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
+
+
+def _summary(report: Report) -> str:
+    """The line a publish ends with: articles, feeds, seeds, what was written."""
+    written = ", ".join(report.written) or "none (all up to date)"
+    skipped = f", {len(report.skipped):,} skipped" if report.skipped else ""
+    return (
+        f"published {_plural(report.articles, 'article')} in"
+        f" {_plural(len(report.entries), 'feed')} from {_plural(report.seeds, 'seed')}"
+        f" ({report.parsed:,} read, {report.unchanged:,} unchanged{skipped})"
+        f" in {report.seconds:.2f} s; written: {written}"
+    )
+
+
+def _standing(report: Report) -> str | None:
+    """One line for the problems an earlier run already named one by one, so that a
+    cron mail still shows them."""
+    parts = []
+    if report.standing:
+        names = ", ".join(path for path, _reason in report.standing[:3])
+        more = f" and {len(report.standing) - 3:,} more" if report.standing[3:] else ""
+        parts.append(f"{_plural(len(report.standing), 'seed')} still skipped ({names}{more})")
+    if report.duplicates:
+        parts.append(f"{_plural(report.duplicates, 'duplicate seed')} published once")
+    if not parts:
+        return None
+    return "; ".join(parts) + " (seedfeed check lists them with the reasons)"
+
+
+def _report_json(report: Report, exit_code: int) -> dict[str, Any]:
+    """What ``--json`` prints for a publish or a check (one object; see README)."""
+    sources = None
+    if report.sources is not None:
+        sources = dataclasses.asdict(report.sources)
+    return {
+        "exit": exit_code,
+        "seconds": round(report.seconds, 3),
+        "seeds": report.seeds,
+        "read": report.parsed,
+        "unchanged": report.unchanged,
+        "skipped": [{"path": path, "reason": reason} for path, reason in report.skipped],
+        "duplicates": report.duplicates,
+        "warnings": [{"path": path, "message": msg} for path, msg in report.warnings],
+        "articles": report.articles,
+        "feeds": report.entries,
+        "written": report.written,
+        "unchanged_files": report.unchanged_files,
+        "sources": sources,
+        "stages": {name: round(seconds, 3) for name, seconds in report.stages.items()},
+    }
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def _stages(report: Report) -> str:
+    return "; ".join(f"{name} {seconds:.2f} s" for name, seconds in report.stages.items())
+
+
 @cli.command("publish")
 @config_option
-@click.option("--strict", is_flag=True, help="Exit 3 when any seed was skipped.")
+@click.option("--strict", is_flag=True, help="Exit 3 when any seed or source was skipped.")
+@json_option
 @verbosity
-@click.pass_context
-def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> None:
+def publish_cmd(config_path: Path | None, strict: bool) -> None:
     """Read the seeds and write the feeds (only files whose bytes change)."""
     config = _load(config_path)
     report = _run(config, dry_run=False)
+    code = EXIT_SKIPPED if strict and report.skipped else EXIT_OK
+    if ctx_json():
+        _print_json(_report_json(report, code))
+        _stop(code)
+    if (standing := _standing(report)) and not ctx_quiet():
+        log.warning("%s", standing)
     if not ctx_quiet():
         if report.sources is not None:
             s = report.sources
@@ -172,29 +290,33 @@ def publish_cmd(ctx: click.Context, config_path: Path | None, strict: bool) -> N
                 f" {s.new_entries} new and {s.updated_entries} updated entries",
                 markup=False,
             )
-        written = ", ".join(report.written) or "none (all up to date)"
-        err.print(
-            f"published {sum(report.entries.values())} entries in {len(report.entries)} feed(s)"
-            f" from {report.seeds} seeds ({report.parsed} read, {report.unchanged} unchanged,"
-            f" {len(report.skipped)} skipped) in {report.seconds:.2f} s; written: {written}",
-            markup=False,
-        )
-    _stop(EXIT_SKIPPED if strict and report.skipped else EXIT_OK)
+        if ctx_verbose():
+            err.print(f"stages: {_stages(report)}", markup=False)
+        err.print(_summary(report), markup=False)
+    _stop(code)
 
 
 @cli.command("check")
 @config_option
+@json_option
 @verbosity
 def check_cmd(config_path: Path | None) -> None:
-    """Parse the config and every seed, report problems, write nothing."""
+    """Read the config, every seed and every source file; report problems, write
+    nothing. Exits 3 when anything would be skipped."""
     config = _load(config_path)
     report = _run(config, dry_run=True)
+    code = EXIT_SKIPPED if report.skipped else EXIT_OK
+    if ctx_json():
+        _print_json(_report_json(report, code))
+        _stop(code)
+    if ctx_verbose():
+        err.print(f"stages: {_stages(report)}", markup=False)
     err.print(
-        f"{report.seeds} seeds: {report.seeds - len(report.skipped)} usable,"
-        f" {len(report.skipped)} skipped, {len(report.warnings)} warning(s)",
+        f"{_plural(report.seeds, 'seed')}: {report.seeds - len(report.skipped):,} usable,"
+        f" {len(report.skipped):,} skipped, {_plural(len(report.warnings), 'warning')}",
         markup=False,
     )
-    _stop(EXIT_SKIPPED if report.skipped else EXIT_OK)
+    _stop(code)
 
 
 @cli.command("init")
@@ -207,6 +329,8 @@ def init_cmd(directory: Path, title: str, base_url: str) -> None:
     from .scaffold import scaffold
 
     created = scaffold(directory, title=title, base_url=base_url)
+    if ctx_quiet():
+        return
     for path in created:
         err.print(f"created {path}", markup=False)
     err.print(f"next: seedfeed publish -c {directory / 'config.toml'}", markup=False)
@@ -320,20 +444,38 @@ def serve_cmd(config_path: Path | None, host: str, port: int) -> None:
 
 @cli.command("status")
 @config_option
+@json_option
 @verbosity
 def status_cmd(config_path: Path | None) -> None:
-    """The last run, the next runs, and the health of every source."""
-    from .status import status_lines
+    """The daemon, the last run, and the health of every source."""
+    from .status import status, status_lines
 
     config = _load(config_path)
+    if ctx_json():
+        _print_json(status(config))
+        return
     for line in status_lines(config):
         click.echo(line)
 
 
+def _state() -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    return (ctx.find_root().obj or {}) if ctx else {}
+
+
 def ctx_quiet() -> bool:
     """True when -q was given."""
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx and ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+    return bool(_state().get("quiet"))
+
+
+def ctx_verbose() -> bool:
+    """True when -v was given."""
+    return bool(_state().get("verbose"))
+
+
+def ctx_json() -> bool:
+    """True when --json was given: one JSON object on stdout, and logs only for errors."""
+    return bool(_state().get("json"))
 
 
 def main() -> None:

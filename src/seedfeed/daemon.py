@@ -12,12 +12,13 @@ exit 0; SIGHUP reloads the configuration, keeping the old one when the new one i
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Config, ConfigError, load_config
-from .errors import UsageError
+from .errors import SeedfeedError, UsageError
 from .pipeline import LockTimeout, PublishError, publish
 from .schedule import cron_trigger, zone
 from .seeds import SEED_SUFFIXES
@@ -77,6 +78,8 @@ class Daemon:
         self._debounce: threading.Timer | None = None
         self._stop_serving = threading.Event()
         self._stopping = False
+        self._changes: set[str] = set()  # seeds changed since the last publish they caused
+        self._changes_lock = threading.Lock()
 
     # --- jobs -----------------------------------------------------------------------
 
@@ -166,6 +169,10 @@ class Daemon:
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit code."""
+        with daemon_lock(self.config.paths.state):
+            return self._run()
+
+    def _run(self) -> int:
         server = self._start_server()  # first: a port in use is an error before anything runs
         self._schedule_jobs()
         # a first publish at start, so a restarted daemon is current at once
@@ -298,9 +305,10 @@ class Daemon:
             if event.event_type in ("created", "deleted", "moved"):
                 self._seeds_changed()
             return
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        if any(_is_seed_path(os.fsdecode(p)) for p in paths if p):
-            self._seeds_changed()
+        paths = [os.fsdecode(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
+        seeds = [p for p in paths if _is_seed_path(p)]
+        if seeds:
+            self._seeds_changed(seeds)
 
     def _on_parent_event(self, seeds: Path, event: FileSystemEvent) -> None:
         # Only the folder itself coming or going: the parent may be busy with other
@@ -312,7 +320,9 @@ class Daemon:
             self._rearm = True
             self._seeds_changed()
 
-    def _seeds_changed(self) -> None:
+    def _seeds_changed(self, paths: list[str] | None = None) -> None:
+        with self._changes_lock:
+            self._changes.update(self._below_seeds(path) for path in paths or ())
         if self._debounce is not None:
             self._debounce.cancel()
         self._debounce = threading.Timer(DEBOUNCE_SECONDS, self._publish_soon)
@@ -332,7 +342,54 @@ class Daemon:
         if self._rearm:
             self._rearm = False
             self._arm_seeds_watch()
-        self.publish_job("seeds changed")
+        with self._changes_lock:
+            changed, self._changes = sorted(self._changes), set()
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if changed[3:] else "")
+        self.publish_job(f"seeds changed: {shown}" if changed else "seeds changed")
+
+    def _below_seeds(self, path: str) -> str:
+        try:
+            return str(Path(path).relative_to(self.config.paths.seeds))
+        except ValueError:
+            return path
+
+
+DAEMON_LOCK = "daemon.lock"
+
+
+class DaemonRunning(SeedfeedError):
+    """Another ``seedfeed run`` already runs for this project."""
+
+
+@contextlib.contextmanager
+def daemon_lock(state_dir: Path) -> Iterator[None]:
+    """Hold the project's daemon lock while a daemon runs: one daemon per project, and
+    ``seedfeed status`` can tell whether one runs."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / DAEMON_LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DaemonRunning(
+                f"{state_dir}: a seedfeed run already runs for this project"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def daemon_running(state_dir: Path) -> bool:
+    """Whether a ``seedfeed run`` holds the daemon lock of the project at ``state_dir``."""
+    try:
+        with open(state_dir / DAEMON_LOCK, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:  # no state folder yet: no daemon
+        return False
 
 
 def _handler(callback: Callable[[FileSystemEvent], None]) -> FileSystemEventHandler:

@@ -22,10 +22,10 @@ from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .errors import SeedfeedError
 from .formats import FEED_FORMATS, INDEX_NAME, OPML_NAME
-from .report import Report
+from .report import Progress, Report
 from .scan import SeedPaths, scan_seeds
 from .sources import Source, kept_sources, load_sources
-from .store import RunRecord, StateStore, open_store
+from .store import OutputsRecord, RunRecord, StateStore, open_store
 from .writer import remove_stale_temp_files, write_all
 
 if TYPE_CHECKING:
@@ -77,7 +77,13 @@ def describe_failure(exc: BaseException) -> str:
     return f"publish failed, previous feeds left as they were: {exc!r}"
 
 
-def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 600.0) -> Report:
+def publish(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    lock_timeout: float = 600.0,
+    progress: Progress | None = None,
+) -> Report:
     """Run the pipeline once for ``config``; returns what it did.
 
     With ``dry_run`` (``seedfeed check``) the same run goes against a throwaway store in
@@ -87,7 +93,7 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 600.
     started = time.perf_counter()
     if not config.paths.seeds.is_dir():
         raise PublishError(f"{config.paths.seeds}: seeds folder not found")
-    report = Report()
+    report = Report(progress=progress)
     if dry_run:
         with open_store(None) as store:
             _run(config, report, store, write=False)
@@ -107,29 +113,36 @@ def publish(config: Config, *, dry_run: bool = False, lock_timeout: float = 600.
 
 
 def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> None:
-    paths = scan_seeds(config, report, store, whole=not write)
+    with report.stage("scan"):
+        paths = scan_seeds(config, report, store, whole=not write)
     if config.seeds.enrich and write:
-        _enrich(config, store, report)
+        with report.stage("enrich"):
+            _enrich(config, store, report)
     sources = _sources(config, report)
-    if write and any(source.enabled for source in sources):
-        _harvest(config, store, sources, report)
-    elif write:  # no source left: the entries of deleted ones go all the same
-        store.sync_sources([], keep=kept_sources(config.paths.sources, sources))
+    with report.stage("sources"):
+        if write and any(source.enabled for source in sources):
+            _harvest(config, store, sources, report)
+        elif write:  # no source left: the entries of deleted ones go all the same
+            store.sync_sources([], keep=kept_sources(config.paths.sources, sources))
     feeds = _feeds(config, sources)
     if write and _outputs_current(config, feeds, store, report):
         store.record_run(_run_record(report))
         store.commit()
         return
-    outputs, summaries = _render(config, feeds, store, paths, report)
-    store.settle(int(time.time()))  # seeds found broken while rendering left their entries
+    with report.stage("render"):
+        outputs, summaries = _render(config, feeds, store, paths, report)
+        store.settle(int(time.time()))  # seeds found broken while rendering left their entries
     if not write:
         return
     # Every output is rendered before any is written, and written all or none
     # (writer.py): readers see this publish's files or the previous one's.
-    remove_stale_temp_files(config.paths.feeds)
-    report.written = write_all(config.paths.feeds, outputs)
+    with report.stage("write"):
+        remove_stale_temp_files(config.paths.feeds)
+        report.written = write_all(config.paths.feeds, outputs)
     report.unchanged_files = [name for name in outputs if name not in report.written]
-    store.set_outputs(_outputs_key(config, feeds), report.entries)
+    store.set_outputs(
+        OutputsRecord(_outputs_key(config, feeds), dict(report.entries), report.articles)
+    )
     # Committed after the feeds are written: a run killed before this point is redone in
     # full next time, and yields the same ids and dates because they come from mtimes.
     store.record_run(_run_record(report))
@@ -166,9 +179,10 @@ def _outputs_current(
     them again would give the bytes on disk (the common cron run): nothing is rendered.
     Fills the report as a rendering would."""
     last = store.outputs()
-    if store.changed() or last is None or last[0] != _outputs_key(config, feeds):
+    if store.changed() or last is None or last.key != _outputs_key(config, feeds):
         return False
-    report.entries = dict(last[1])
+    report.entries = dict(last.entries)
+    report.articles = last.articles
     report.unchanged_files = _output_names(feeds)
     return True
 
@@ -180,11 +194,20 @@ def _enrich(config: Config, store: StateStore, report: Report) -> None:
 
 
 def _sources(config: Config, report: Report) -> list[Source]:
+    """The source definitions; a file that cannot be used is skipped, named by its path
+    below the project, like a seed (``check`` and ``--strict`` count it)."""
     sources, errors = load_sources(config.paths.sources)
     for line in errors:
         path, _, reason = line.partition(": ")
-        report.warn(path, f"source skipped: {reason}")
+        report.skip(_below(config.root, path), f"source: {reason}")
     return sources
+
+
+def _below(root: Path, path: str) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:  # a sources folder outside the project
+        return path
 
 
 def _harvest(config: Config, store: StateStore, sources: list[Source], report: Report) -> None:
@@ -234,9 +257,11 @@ def _render(
     outputs: dict[str, bytes] = {}
     summaries: list[FeedSummary] = []
     builder = FeedBuilder(config, store, paths, report)
+    articles: set[str] = set()
     for spec in feeds:
         entries = builder.newest(spec)
         report.entries[spec.name] = len(entries)
+        articles.update(entry.id for entry in entries)
         meta = FeedMeta(
             name=spec.name,
             title=spec.title,
@@ -251,6 +276,7 @@ def _render(
         newest = max((entry.updated for entry in entries), default=None)
         summaries.append(FeedSummary(meta, len(entries), newest))
     site = config.site
+    report.articles = len(articles)
     outputs[INDEX_NAME] = render_index(site.title, site.base_url, summaries, language=site.language)
     outputs[OPML_NAME] = render_opml(site.title, site.base_url, summaries)
     return outputs, summaries

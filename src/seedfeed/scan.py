@@ -30,7 +30,15 @@ from .dates import from_timestamp
 from .model import Entry
 from .normalize import Identity, content_hash, identify, to_entry
 from .report import Report
-from .seeds import HTML_SUFFIXES, SeedError, SeedFile, discover, parse_seed_bytes, read_bytes
+from .seeds import (
+    HTML_SUFFIXES,
+    SeedError,
+    SeedFile,
+    SeedTooLarge,
+    discover,
+    parse_seed_bytes,
+    read_bytes,
+)
 from .store import BrokenSeed, SeedRecord, StateStore
 
 # Parsing is the cost of a cold publish; past this many stale seeds it is spread over
@@ -55,13 +63,15 @@ def scan_seeds(
     def stale() -> Iterator[tuple[SeedFile, SeedRecord | None]]:
         for seed in discover(config.paths.seeds, reject):
             report.seeds += 1
+            if not report.seeds % 1024:
+                report.tick("scanning seeds", report.seeds, len(stats) or None)
             paths.note(seed)
             stat = stats.pop(seed.rel, None)
             if stat is not None and stat.is_clean(seed.size, seed.mtime_ns):
                 if stat.problem is None:
                     report.unchanged += 1
-                else:  # still as it was when it was skipped: said again, not read again
-                    report.skip(seed.rel, stat.problem)
+                else:  # still as it was when it was skipped: counted, not read again
+                    report.skip(seed.rel, stat.problem, standing=True)
             else:
                 yield seed, (store.seed(seed.rel) if stat is not None else None)
 
@@ -70,6 +80,8 @@ def scan_seeds(
     unreadable: list[str] = []
     read_ids: list[str] = []
     for outcome in refresh_all(stale(), config.publish.max_seed_bytes, scanned_ns, whole):
+        if not (report.parsed + report.unchanged) % 256:
+            report.tick("reading seeds", report.parsed, None)
         for message in outcome.warnings:
             report.warn(outcome.rel, message)
         if outcome.record is None:
@@ -93,10 +105,13 @@ def scan_seeds(
     store.set_unpublishable(unreadable)
     store.forget_seeds(stats)
     store.settle(scanned_ns // 1_000_000_000)
-    # Duplicates are reported when they are read, not on every run (`check` reads all).
+    # Duplicates are said when they are read (`check` reads all); the others are counted.
+    said = 0
     for duplicate in store.duplicates(read_ids):
         if duplicate.scanned_ns == scanned_ns:
             report.warn(duplicate.path, f"same article as {duplicate.first}; published once")
+            said += 1
+    report.duplicates = store.duplicate_count() - said
     return paths
 
 
@@ -227,7 +242,11 @@ def refresh(task: _Task) -> _Outcome:
     outcome = _Outcome(seed.rel, new=record is None)
     try:
         data = read_bytes(seed.path, max_bytes)
-    except SeedError as exc:
+    except SeedTooLarge as exc:  # read again only once the file changes
+        outcome.skipped = str(exc)
+        outcome.broken = BrokenSeed(seed.rel, seed.size, seed.mtime_ns, scanned_ns, b"", str(exc))
+        return outcome
+    except SeedError as exc:  # the disk, not the bytes: tried again next run
         outcome.skipped = str(exc)
         return outcome
     digest = hashlib.blake2b(data, digest_size=16).digest()

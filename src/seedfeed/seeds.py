@@ -32,6 +32,10 @@ class SeedError(SeedfeedError):
     """A seed file cannot be published; the message is the reason, for one warning line."""
 
 
+class SeedTooLarge(SeedError):
+    """A seed file over the size limit (its bytes are the problem, not the disk)."""
+
+
 class SeedFile(NamedTuple):
     """A seed file found on disk. ``rel`` is its path below the seeds folder, with ``/``.
     (A tuple, and ``path`` a str, not a Path: a scan makes 100,000 of them.)"""
@@ -166,7 +170,7 @@ def read_bytes(
     finally:
         os.close(fd)
     if total > limit:
-        raise SeedError(f"larger than the {_size(limit)} limit ({setting})")
+        raise SeedTooLarge(f"larger than the {_size(limit)} limit ({setting})")
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 

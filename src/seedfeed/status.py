@@ -1,9 +1,15 @@
-"""``seedfeed status``: what the last run did, when the next ones are, how sources fare."""
+"""``seedfeed status``: what the last run did, when the next ones are, how sources fare.
+
+``status`` gathers it as plain data (what ``--json`` prints); ``status_lines`` says it.
+A next publish is announced only while a daemon runs (``seedfeed run`` holds a lock).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
 
 from .config import Config
 from .dates import from_timestamp
@@ -17,50 +23,98 @@ def _when(seconds: float | None) -> str:
     return from_timestamp(seconds).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
-    """The lines ``seedfeed status`` prints."""
-    from .schedule import next_fire
+def status(config: Config, now: float | None = None) -> dict[str, Any]:
+    """The state of a project: the daemon, the last run, every source's health."""
+    from .daemon import daemon_running
 
     now = time.time() if now is None else now
-    options = config.schedule
-    upcoming = next_fire(options.cron, from_timestamp(now), options.timezone)
-    next_publish = _when(upcoming.timestamp() if upcoming else None)
-    yield f"project:      {config.file or config.root}"
-    yield f"schedule:     {options.cron} ({options.timezone}); next publish {next_publish}"
+    running = daemon_running(config.paths.state)
+    result: dict[str, Any] = {
+        "project": str(config.file or config.root),
+        "schedule": {"cron": config.schedule.cron, "timezone": config.schedule.timezone},
+        "daemon": running,
+        "next_publish": None,
+        "last_run": None,
+        "sources": [],
+        "source_errors": [],
+    }
+    if running:
+        from .schedule import next_fire
+
+        options = config.schedule
+        upcoming = next_fire(options.cron, from_timestamp(now), options.timezone)
+        result["next_publish"] = int(upcoming.timestamp()) if upcoming else None
     if not (config.paths.state / STATE_FILE).exists():
-        yield "last run:     never (no state yet)"
-        return
+        return result
     sources, errors = load_sources(config.paths.sources)
+    result["source_errors"] = errors
     with open_store(config.paths.state) as store:
         last = store.last_run()
-        if last is not None:
-            yield (
-                f"last run:     {_when(last.at)}: {last.entries} entries,"
-                f" {last.seeds} seeds ({last.skipped} skipped),"
-                f" written: {', '.join(last.written) or 'none'}"
-            )
-        else:
-            yield "last run:     never"
-        if not sources and not errors:
-            return
-        yield "sources:"
+        result["last_run"] = asdict(last) if last is not None else None
         for source in sources:
             for url in source.urls:
                 state = store.fetch_state(source.name, url)
                 if not source.enabled:
                     health = "disabled in its file"
                 elif state.disabled:
-                    health = f"disabled: {state.last_error}"
+                    health = "gone"
                 elif state.failures:
-                    health = (
-                        f"FAILING ({state.failures} in a row: {state.last_error});"
-                        f" next try {_when(state.next_fetch)}"
-                    )
+                    health = "failing"
                 else:
-                    due = "now" if state.next_fetch <= now else _when(state.next_fetch)
-                    health = f"ok; next fetch {due}"
-                label = f"{source.name} ({source.title})" if source.title else source.name
-                yield f"  {label}  {state.url}"
-                yield f"      last success {_when(state.last_success)}; {health}"
-        for line in errors:
-            yield f"  {line}"
+                    health = "ok"
+                result["sources"].append(
+                    {
+                        "source": source.name,
+                        "title": source.title,
+                        "url": state.url,
+                        "health": health,
+                        "last_success": state.last_success,
+                        "last_error": state.last_error,
+                        "failures": state.failures,
+                        "next_fetch": None if state.disabled else max(state.next_fetch, now),
+                    }
+                )
+    return result
+
+
+def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
+    """The lines ``seedfeed status`` prints."""
+    now = time.time() if now is None else now
+    data = status(config, now)
+    cron = f"{data['schedule']['cron']} ({data['schedule']['timezone']})"
+    yield f"project:      {data['project']}"
+    if data["daemon"]:
+        yield f"daemon:       running; next publish {_when(data['next_publish'])} ({cron})"
+    else:
+        yield f"daemon:       not running (seedfeed run would publish on {cron})"
+    last = data["last_run"]
+    if not (config.paths.state / STATE_FILE).exists():
+        yield "last run:     never (no state yet)"
+        return
+    if last is None:
+        yield "last run:     never"
+    else:
+        yield (
+            f"last run:     {_when(last['at'])}: {last['entries']} entries,"
+            f" {last['seeds']} seeds ({last['skipped']} skipped),"
+            f" written: {', '.join(last['written']) or 'none'}"
+        )
+    if not data["sources"] and not data["source_errors"]:
+        return
+    yield "sources:"
+    for item in data["sources"]:
+        due = item["next_fetch"]
+        when = "now" if due is not None and due <= now else _when(due)
+        health = {
+            "disabled in its file": "disabled in its file",
+            "gone": f"disabled: {item['last_error']}",
+            "failing": (
+                f"FAILING ({item['failures']} in a row: {item['last_error']}); next try {when}"
+            ),
+            "ok": f"ok; next fetch {when}",
+        }[item["health"]]
+        label = f"{item['source']} ({item['title']})" if item["title"] else item["source"]
+        yield f"  {label}  {item['url']}"
+        yield f"      last success {_when(item['last_success'])}; {health}"
+    for line in data["source_errors"]:
+        yield f"  {line}"

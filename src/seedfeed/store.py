@@ -228,6 +228,16 @@ class WebEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputsRecord:
+    """The outputs last written: their fingerprint, each feed's entry count and how many
+    distinct articles they hold (what a run that renders nothing reports)."""
+
+    key: str
+    entries: dict[str, int]
+    articles: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """What the last publish did, for ``seedfeed status``."""
 
@@ -290,6 +300,11 @@ class StateStore(Protocol):
     def duplicates(self, among: Iterable[str] | None = None) -> list[Duplicate]:
         """Seeds that repeat the entry of an earlier-seen seed, by path; only those of
         the entry ids ``among`` when given."""
+        ...
+
+    def duplicate_count(self) -> int:
+        """How many publishable seeds repeat the entry of another (cheaper than
+        ``duplicates``)."""
         ...
 
     def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
@@ -368,12 +383,12 @@ class StateStore(Protocol):
         enrich found) changed since the store was opened."""
         ...
 
-    def outputs(self) -> tuple[str, dict[str, int]] | None:
-        """The fingerprint of the last outputs written, and each feed's entry count."""
+    def outputs(self) -> OutputsRecord | None:
+        """What the last outputs written were made from, and what they held."""
         ...
 
-    def set_outputs(self, key: str, counts: dict[str, int]) -> None:
-        """Remember the fingerprint of the outputs just written (see ``outputs``)."""
+    def set_outputs(self, record: OutputsRecord) -> None:
+        """Remember the outputs just written (see ``outputs``)."""
         ...
 
     def record_run(self, run: RunRecord) -> None:
@@ -715,6 +730,22 @@ class SQLiteStore:
         )
         return [Duplicate(*row) for row in rows]
 
+    def duplicate_count(self) -> int:
+        """How many publishable seeds repeat the entry of another (cheaper than
+        ``duplicates``: one pass over an index, and none when no seed changed)."""
+        # Counted again only when seeds changed: 0.2 s over 100,000 seeds, for nothing
+        # in a run that changed none.
+        if not self._changed:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'duplicates'").fetchone()
+            if row is not None:
+                return int(row[0])
+        row = self._db.execute(
+            "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM seeds"
+            " INDEXED BY seeds_by_entry WHERE ok = 1 GROUP BY entry_id HAVING n > 1)"
+        ).fetchone()
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('duplicates', ?)", (str(row[0]),))
+        return int(row[0])
+
     def newest(self, include: Callable[[str], bool] | None = None) -> Iterator[SeedRecord]:
         """Publishable seeds, newest first, one per entry id (the first-seen seed).
 
@@ -917,21 +948,22 @@ class SQLiteStore:
         enrich found) changed since the store was opened."""
         return self._changed
 
-    def outputs(self) -> tuple[str, dict[str, int]] | None:
-        """The fingerprint of the last outputs written, and each feed's entry count."""
+    def outputs(self) -> OutputsRecord | None:
+        """What the last outputs written were made from, and what they held."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'outputs'").fetchone()
         if not row:
             return None
         try:
-            key, counts = json.loads(row[0])
-            return str(key), {str(name): int(count) for name, count in counts.items()}
-        except (ValueError, TypeError, AttributeError):
+            raw = json.loads(row[0])
+            entries = {str(name): int(count) for name, count in raw["entries"].items()}
+            return OutputsRecord(str(raw["key"]), entries, int(raw["articles"]))
+        except (ValueError, TypeError, AttributeError, KeyError):
             return None
 
-    def set_outputs(self, key: str, counts: dict[str, int]) -> None:
-        """Remember the fingerprint of the outputs just written (see ``outputs``)."""
+    def set_outputs(self, record: OutputsRecord) -> None:
+        """Remember the outputs just written (see ``outputs``)."""
         self._db.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('outputs', ?)", (json.dumps([key, counts]),)
+            "INSERT OR REPLACE INTO meta VALUES ('outputs', ?)", (json.dumps(asdict(record)),)
         )
 
     def record_run(self, run: RunRecord) -> None:
