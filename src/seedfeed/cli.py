@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,10 +98,25 @@ def _stop(code: int) -> NoReturn:
 
 
 class _LineHandler(logging.Handler):
-    """One plain line per message on stderr: ``warning: seeds/x.txt: skipped: empty file``."""
+    """One plain line per message on stderr: ``warning: seeds/x.txt: skipped: empty file``;
+    a long-running command (``run``, ``serve``) starts each line with its time."""
+
+    stamped = False
 
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"{record.levelname.lower()}: {record.getMessage()}", markup=False)
+        line = f"{record.levelname.lower()}: {record.getMessage()}"
+        if self.stamped:
+            line = time.strftime("%Y-%m-%d %H:%M:%S ", time.localtime(record.created)) + line
+        err.print(line, markup=False)
+
+
+def _long_running() -> None:
+    """What ``run`` and ``serve`` log: one line per publish or request, with its time."""
+    _LineHandler.stamped = True
+    for name in ("seedfeed", "seedfeed.serve"):
+        logger = logging.getLogger(name)
+        if not ctx_quiet() and logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -418,8 +434,7 @@ def run_cmd(config_path: Path | None, serve_: bool, host: str, port: int) -> Non
     from .daemon import run_daemon
 
     _load(config_path)  # a bad config is exit 2 before anything starts
-    if not ctx_quiet() and log.level > logging.INFO:
-        log.setLevel(logging.INFO)  # a daemon says what it does, one line a run
+    _long_running()
     _stop(run_daemon(find_config(config_path), (host, port) if serve_ else None))
 
 
@@ -433,9 +448,9 @@ def serve_cmd(config_path: Path | None, host: str, port: int) -> None:
     from .serve import serve
 
     config = _load(config_path)
+    _long_running()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    err.print(f"serving {config.paths.feeds} on http://{host}:{port}/", markup=False)
     try:
         serve(config.paths.feeds, host, port, stop)
     except OSError as exc:

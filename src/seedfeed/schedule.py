@@ -78,7 +78,39 @@ def cron_trigger(expression: str, timezone: str = "UTC", jitter: int | None = No
             jitter=jitter or None,
         )
     except ValueError as exc:
-        raise ScheduleError(f"{expression!r}: {exc}") from None
+        raise ScheduleError(f"{expression!r}: {_in_crontab_terms(fields, exc)}") from None
+
+
+# The fields of a crontab line, with what each allows, to say what is wrong in its terms
+# rather than APScheduler's ("Error validating expression '25': the last value ...").
+_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day of week", "0-7 or sun-sat"),
+)
+
+
+def _in_crontab_terms(fields: list[str], exc: ValueError) -> str:
+    """APScheduler's complaint about ``fields``, said as crontab(5) would."""
+    names = {"minute": 0, "hour": 1, "day": 2, "month": 3, "day_of_week": 4}
+    message = str(exc)
+    index = next((i for name, i in names.items() if f'field "{name}"' in message), None)
+    if "Increment" in message:  # "Increment must be higher than 0": no field named
+        index = next((i for i, text in enumerate(fields) if "/0" in text), None)
+    elif index is None:  # "Error validating expression '25'": find the field by its text
+        quoted = message.split("'")[1] if message.count("'") >= 2 else None
+        index = next((i for i, text in enumerate(fields) if text == quoted), None)
+    if index is None:
+        return message
+    name, allowed = _FIELDS[index]
+    if "Increment" in message:
+        return f"the {name} field {fields[index]!r} has a step of 0"
+    return (
+        f"the {name} field {fields[index]!r} is not valid: it takes {allowed},"
+        " *, lists, ranges and /steps"
+    )
 
 
 def next_fire(expression: str, after: datetime, timezone: str = "UTC") -> datetime | None:

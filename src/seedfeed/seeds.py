@@ -490,7 +490,7 @@ def parse_markdown(text: str, origin: str, *, head_only: bool = False) -> Articl
             raise SeedError(f"front matter refused: {exc}") from None
         # PyYAML raises ValueError for date-like values that are no dates (2021-13-45).
         except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
-            article.warnings.append(f"front matter ignored: {_first_line(exc)}")
+            article.warnings.append(f"front matter ignored: {_yaml_problem(exc)}")
             meta = {}
         if not isinstance(meta, dict):
             if meta is not None:
@@ -584,14 +584,27 @@ def _apply_front_matter(article: Article, meta: dict[str, Any]) -> None:
     article.link = text("link", "url", "source", "canonical")
     article.summary = text("summary", "description")
     article.tags = strings("tags", "categories", "keywords")
-    for key in ("date", "published"):
-        if key in meta and (when := parse_date(meta[key])):
-            article.published = when
-            break
-    for key in ("updated", "modified", "lastmod"):
-        if key in meta and (when := parse_date(meta[key])):
-            article.updated = when
-            break
+    for keys, name in (
+        (("date", "published"), "published"),
+        (("updated", "modified", "lastmod"), "updated"),
+    ):
+        for key in keys:
+            if key not in meta or meta[key] in (None, ""):
+                continue
+            if when := parse_date(meta[key]):
+                setattr(article, name, when)
+                break
+            article.warnings.append(f"{key}: {str(meta[key])[:40]!r} is not a date; ignored")
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """One line for a front matter error, with its line and column in the file (YAML's
+    marks count from the line after ``---``)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 2}, column {mark.column + 1}: {problem}"
+    return _first_line(exc)
 
 
 def _first_line(exc: Exception) -> str:

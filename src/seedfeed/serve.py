@@ -157,6 +157,8 @@ class FeedServer(ThreadingHTTPServer):
     """A threading HTTP server that knows its feeds folder and keeps a small file cache."""
 
     daemon_threads = True  # a stuck client must never keep the process alive
+    # Readers poll at the same minute: the stdlib's backlog of 5 drops a burst of them.
+    request_queue_size = 128
 
     def __init__(self, feeds_dir: Path, address: tuple[str, int]) -> None:
         self.feeds_dir = Path(feeds_dir)

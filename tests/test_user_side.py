@@ -1,0 +1,202 @@
+"""What a person running seedfeed every day sees, through the command line: progress on
+a terminal and silence in cron, the summary, standing problems, ``--json``, ``check``
+as a gate, error wording in their own terms, and the daemon's and the server's logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon_helpers import Daemon, wait_for
+from helpers import invoke, make_project, run_subprocess, seed_text, write_seed
+
+SEEDFEED = Path(sys.executable).parent / "seedfeed"
+
+
+def _publish_on_a_terminal(config: Path) -> str:
+    """Run ``seedfeed publish`` with stderr on a pseudo-terminal; what it wrote there."""
+    main, child = os.openpty()
+    process = subprocess.Popen(
+        [str(SEEDFEED), "publish", "-c", str(config)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(child)
+    chunks = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 1)
+        if ready:
+            try:
+                data = os.read(main, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=60)
+    os.close(main)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_and_none_in_cron(tmp_path: Path) -> None:
+    seeds = {f"s{i:04}.txt": seed_text(f"Seed {i}") for i in range(3000)}
+    config = make_project(tmp_path / "tty", seeds)
+    shown = _publish_on_a_terminal(config)
+    assert "scanning seeds" in shown or "reading seeds" in shown, shown[-500:]
+    assert "published 50 articles in 1 feed from 3,000 seeds" in shown
+    # Not a terminal (cron, a pipe): the summary line only.
+    quiet = make_project(tmp_path / "cron", seeds)
+    done = run_subprocess(["publish", "-c", str(quiet)], tmp_path, timeout=120)
+    assert done.stderr.splitlines() == [
+        line for line in done.stderr.splitlines() if line.startswith("published ")
+    ]
+    assert "\x1b[" not in done.stderr and "scanning" not in done.stderr
+
+
+def test_verbose_says_each_stage(tmp_path: Path) -> None:
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha")})
+    result = invoke(["publish", "-c", str(config), "-v"])
+    stages = next(line for line in result.stderr.splitlines() if line.startswith("stages: "))
+    assert [part.split()[0] for part in stages[8:].split("; ")] == [
+        "scan",
+        "sources",
+        "render",
+        "write",
+    ]
+
+
+def test_the_summary_counts_articles(tmp_path: Path) -> None:
+    # Two feeds show the same article: one article, two feeds.
+    config = make_project(
+        tmp_path,
+        {"science/a.txt": seed_text("Alpha")},
+        extra_config='[feeds.science]\ninclude = ["science/*"]\n',
+    )
+    result = invoke(["publish", "-c", str(config)])
+    assert result.stderr.startswith("published 1 article in 2 feeds from 1 seed (1 read,")
+
+
+def test_json_of_publish_check_and_status(tmp_path: Path) -> None:
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha"), "bad.txt": b""})
+    result = invoke(["publish", "-c", str(config), "--json"])
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert data["exit"] == 0 and data["articles"] == 1 and data["feeds"] == {"all": 1}
+    assert data["skipped"] == [{"path": "bad.txt", "reason": "empty file"}]
+    assert "all.atom.xml" in data["written"]
+    check = invoke(["check", "-c", str(config), "--json"])
+    assert check.exit_code == 3 and json.loads(check.stdout)["exit"] == 3
+    status = json.loads(invoke(["status", "-c", str(config), "--json"]).stdout)
+    assert status["daemon"] is False and status["next_publish"] is None
+    assert status["last_run"]["entries"] == 1
+    missing = invoke(["publish", "-c", str(tmp_path / "nowhere"), "--json"])
+    assert missing.exit_code == 2
+    assert json.loads(missing.stdout) == {
+        "exit": 2,
+        "error": f"{tmp_path / 'nowhere'}: no such file (run `seedfeed init` to create one)",
+    }
+
+
+def test_check_fails_on_a_broken_source_file(tmp_path: Path) -> None:
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha")})
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "news.toml").write_text('url = "https://ex.org/"\nkind = "lisitng"\n')
+    result = invoke(["check", "-c", str(config)])
+    assert result.exit_code == 3
+    assert (
+        "warning: sources/news.toml: skipped: source: 'kind' must be one of article, listing,"
+        " feed, not 'lisitng'" in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("cron", "said"),
+    [
+        ("0 25 * * *", "the hour field '25' is not valid: it takes 0-23"),
+        ("*/0 * * * *", "the minute field '*/0' has a step of 0"),
+        ("0 9 * * 8", "the day of week field '8' is not valid: it takes 0-7 or sun-sat"),
+    ],
+)
+def test_cron_mistakes_in_crontab_terms(tmp_path: Path, cron: str, said: str) -> None:
+    config = make_project(tmp_path, {}, extra_config=f'[schedule]\ncron = "{cron}"\n')
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 2
+    assert said in result.stderr and "APScheduler" not in result.stderr
+
+
+def test_front_matter_mistakes_are_said_where(tmp_path: Path) -> None:
+    seeds = {
+        "a.md": "---\ntitle: A\nauthor: [Ann, Bob\n---\nBody.\n",
+        "b.md": "---\ntitle: B\ndate: last tuesday\n---\nBody.\n",
+    }
+    result = invoke(["publish", "-c", str(make_project(tmp_path, seeds))])
+    assert (
+        "warning: a.md: front matter ignored: line 4, column 1: expected ',' or ']',"
+        " but got '<stream end>'"
+        in result.stderr
+        or "warning: a.md: front matter ignored: line 3" in result.stderr
+    )
+    assert "warning: b.md: date: 'last tuesday' is not a date; ignored" in result.stderr
+
+
+def test_serve_logs_each_request(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha")})
+    assert invoke(["publish", "-c", str(config)]).exit_code == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [str(SEEDFEED), "serve", "-c", str(config), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/all.atom.xml"
+            wait_for(lambda: urllib.request.urlopen(url, timeout=2).status == 200, 20)
+            wait_for(lambda: '"GET /all.atom.xml HTTP/1.1" 200' in log.read_text(), 10)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=10)
+    line = next(ln for ln in log.read_text().splitlines() if "GET /all.atom.xml" in ln)
+    assert line[:4].isdigit() and " info: 127.0.0.1 " in line  # one line, with its time
+
+
+def test_the_daemon_names_the_seed_that_changed_and_status_sees_it(tmp_path: Path) -> None:
+    config = make_project(
+        tmp_path, {"first.txt": seed_text("First")}, extra_config='[schedule]\ncron = "0 0 1 1 *"\n'
+    )
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: "published (start)" in daemon.output(), 30)
+        write_seed(tmp_path / "seeds", "news/second.txt", seed_text("Second"), None)
+        wait_for(lambda: "published (seeds changed: news/second.txt)" in daemon.output(), 30)
+        lines = invoke(["status", "-c", str(config)]).stdout.splitlines()
+        assert lines[1].startswith("daemon:       running; next publish ")
+        second = Daemon(config, log_name="second.log")  # one daemon per project
+        assert second.process.wait(timeout=30) == 1
+        assert "a seedfeed run already runs for this project" in second.output()
+        second.stop()
+    finally:
+        daemon.stop()
+    published = next(ln for ln in daemon.output().splitlines() if "published (start)" in ln)
+    assert published[:4].isdigit()  # the daemon's lines carry their time
+    status = invoke(["status", "-c", str(config)]).stdout.splitlines()
+    assert status[1].startswith("daemon:       not running")
