@@ -47,9 +47,13 @@ ALLOWED_ATTRIBUTES = {
 ALLOWED_ATTRIBUTES["a"] = ALLOWED_ATTRIBUTES["a"] | {"rel"}
 # What render_index writes, and nothing else.
 INDEX_TAGS = frozenset(
-    {"html", "head", "meta", "title", "link", "style", "body", "h1", "ul", "li", "strong"}
-    | {"br", "time", "a", "p"}
+    {"html", "head", "meta", "title", "link", "style", "body", "h1", "h2", "h3", "section"}
+    | {"article", "time", "a", "p"}
 )
+# feed.xsl is the same bytes on every run: the package's own file.
+STYLESHEET = (
+    Path(__file__).resolve().parents[1] / "src" / "seedfeed" / "data" / "feed.xsl"
+).read_bytes()
 OPML_TAGS = frozenset({"opml", "head", "title", "docs", "body", "outline"})
 # Attributes whose value a browser follows as a URL (on any element, allowed or not).
 URL_ATTRIBUTES = frozenset(
@@ -376,6 +380,9 @@ def check_outputs(feeds_dir: Path) -> list[str]:
             problems += index_problems(path)
         elif name == "feeds.opml":
             problems += opml_problems(path)
+        elif name == "feed.xsl":
+            if path.read_bytes() != STYLESHEET:
+                problems.append(f"{name}: not the package's stylesheet")
         else:
             problems.append(f"{name}: an output file nobody expects")
     return problems

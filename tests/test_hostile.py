@@ -279,6 +279,7 @@ def test_every_output_is_written(run: Run) -> None:
     assert names - {n for n in names if n.startswith(("all.", "hostile."))} == {
         "index.html",
         "feeds.opml",
+        "feed.xsl",
     }
 
 

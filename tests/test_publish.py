@@ -60,6 +60,7 @@ def test_rerun_without_changes_rewrites_nothing(tmp_path: Path) -> None:
         "all.atom.xml",
         "all.json",
         "all.rss.xml",
+        "feed.xsl",
         "feeds.opml",
         "index.html",
     ]
@@ -315,6 +316,7 @@ def test_named_feed_takes_only_matching_seeds(tmp_path: Path) -> None:
         "all.atom.xml",
         "all.json",
         "all.rss.xml",
+        "feed.xsl",
         "feeds.opml",
         "index.html",
         "mixed.atom.xml",
@@ -401,7 +403,14 @@ def test_atomic_writes_leave_no_temp_files(tmp_path: Path) -> None:
         report = run_publish(config)
         assert "all.atom.xml" in report.written
         names = sorted(p.name for p in (tmp_path / "feeds").iterdir())
-        assert names == ["all.atom.xml", "all.json", "all.rss.xml", "feeds.opml", "index.html"]
+        assert names == [
+            "all.atom.xml",
+            "all.json",
+            "all.rss.xml",
+            "feed.xsl",
+            "feeds.opml",
+            "index.html",
+        ]
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
     for name in ("all.atom.xml", "all.rss.xml"):
@@ -569,6 +578,7 @@ def test_publish_sweeps_temp_files_left_by_a_killed_run(tmp_path: Path) -> None:
         "all.atom.xml",
         "all.json",
         "all.rss.xml",
+        "feed.xsl",
         "feeds.opml",
         "index.html",
     ]

@@ -74,6 +74,7 @@ def test_publish_is_clean_and_writes_every_feed(published: tuple[Path, Report]) 
         "all.atom.xml",
         "all.json",
         "all.rss.xml",
+        "feed.xsl",
         "feeds.opml",
         "index.html",
         "science.atom.xml",

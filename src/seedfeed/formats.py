@@ -3,13 +3,14 @@ index autodiscovery), serve (Content-Type) and the index page's subscribe links.
 
 from __future__ import annotations
 
-__all__ = ["FEED_FORMATS", "INDEX_NAME", "OPML_NAME", "media_type"]
+__all__ = ["FEED_FORMATS", "INDEX_NAME", "OPML_NAME", "STYLESHEET_NAME", "media_type"]
 
 ATOM_SUFFIX = ".atom.xml"
 RSS_SUFFIX = ".rss.xml"
 JSON_SUFFIX = ".json"
 INDEX_NAME = "index.html"
 OPML_NAME = "feeds.opml"
+STYLESHEET_NAME = "feed.xsl"  # how a browser shows a feed opened by mistake
 
 # Every format a feed is published in: file suffix, media type, label for people.
 FEED_FORMATS: tuple[tuple[str, str, str], ...] = (
@@ -23,6 +24,7 @@ FEED_FORMATS: tuple[tuple[str, str, str], ...] = (
 _MEDIA_TYPES: tuple[tuple[str, str], ...] = (
     *((suffix, media_type) for suffix, media_type, _label in FEED_FORMATS),
     (".opml", "text/x-opml"),
+    (".xsl", "text/xsl"),
     (".html", "text/html"),
     (".xml", "application/xml"),
 )

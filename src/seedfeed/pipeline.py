@@ -21,7 +21,7 @@ from . import __version__
 from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .errors import SeedfeedError
-from .formats import FEED_FORMATS, INDEX_NAME, OPML_NAME
+from .formats import FEED_FORMATS, INDEX_NAME, OPML_NAME, STYLESHEET_NAME
 from .report import Progress, Report
 from .scan import SeedPaths, scan_seeds
 from .sources import Source, kept_sources, load_sources
@@ -155,6 +155,7 @@ def _output_names(feeds: list[FeedSpec]) -> list[str]:
     return [spec.name + suffix for spec in feeds for suffix, _t, _l in FEED_FORMATS] + [
         INDEX_NAME,
         OPML_NAME,
+        STYLESHEET_NAME,
     ]
 
 
@@ -245,12 +246,14 @@ def _render(
     # Imported here: a run that changed nothing renders nothing (feedgen, lxml, nh3).
     from .choose import FeedBuilder
     from .render import (
+        INDEX_ENTRIES,
         FeedMeta,
         FeedSummary,
         render_feeds,
         render_index,
         render_json_feed,
         render_opml,
+        render_stylesheet,
     )
 
     fallback = _empty_feed_date(config)
@@ -274,11 +277,12 @@ def _render(
         outputs.update(render_feeds(meta, entries, fallback))
         outputs[meta.file(".json")] = render_json_feed(meta, entries)
         newest = max((entry.updated for entry in entries), default=None)
-        summaries.append(FeedSummary(meta, len(entries), newest))
+        summaries.append(FeedSummary(meta, len(entries), newest, tuple(entries[:INDEX_ENTRIES])))
     site = config.site
     report.articles = len(articles)
     outputs[INDEX_NAME] = render_index(site.title, site.base_url, summaries, language=site.language)
     outputs[OPML_NAME] = render_opml(site.title, site.base_url, summaries)
+    outputs[STYLESHEET_NAME] = render_stylesheet()
     return outputs, summaries
 
 

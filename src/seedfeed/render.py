@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from importlib import resources
 from typing import Any
 
 from feedgen.ext.base import BaseExtension
@@ -40,7 +41,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import PROJECT_URL, __version__
-from .formats import ATOM_SUFFIX, FEED_FORMATS, JSON_SUFFIX, OPML_NAME, RSS_SUFFIX
+from .formats import ATOM_SUFFIX, FEED_FORMATS, JSON_SUFFIX, OPML_NAME, RSS_SUFFIX, STYLESHEET_NAME
 from .model import Entry
 
 
@@ -72,6 +73,11 @@ class FeedSummary:
     meta: FeedMeta
     entries: int
     newest: datetime | None  # the feed's updated date; None for an empty feed
+    latest: tuple[Entry, ...] = ()  # its newest entries, for the index page
+
+
+# Entries of each feed the index page lists.
+INDEX_ENTRIES = 10
 
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -155,8 +161,21 @@ def render_feeds(
         if meta.hub:
             fg.link(href=meta.hub, rel="hub")
         fg.link(href=meta.base_url, rel="alternate", type="text/html")
-        outputs[meta.file(suffix)] = to_bytes(pretty=True)
+        outputs[meta.file(suffix)] = _with_stylesheet(to_bytes(pretty=True))
     return outputs
+
+
+def _with_stylesheet(document: bytes) -> bytes:
+    """The feed with an ``xml-stylesheet`` instruction after its XML declaration, so that
+    a browser shows it as a page (feed.xsl); readers ignore it."""
+    declaration, newline, rest = document.partition(b"\n")
+    instruction = f'<?xml-stylesheet type="text/xsl" href="{STYLESHEET_NAME}"?>'.encode()
+    return declaration + newline + instruction + b"\n" + rest
+
+
+def render_stylesheet() -> bytes:
+    """``feed.xsl``: how a browser shows a feed (the same bytes every time)."""
+    return resources.files("seedfeed").joinpath("data", STYLESHEET_NAME).read_bytes()
 
 
 def as_html(text: str) -> str:
@@ -214,11 +233,13 @@ def _json_item(entry: Entry) -> dict[str, Any]:
 def render_index(
     site_title: str, base_url: str, feeds: Sequence[FeedSummary], *, language: str = ""
 ) -> bytes:
-    """Render ``index.html``: every feed with its subscribe links, and autodiscovery links
-    in ``<head>`` so a reader given the folder's URL finds the feeds.
+    """Render ``index.html``: every feed with its subscribe links and its newest articles,
+    and autodiscovery links in ``<head>`` so a reader given the folder's URL finds the
+    feeds.
 
-    Self-contained (no scripts, fonts or style sheets from elsewhere) and dated only by
-    the feeds' own dates, so the same feeds give the same bytes.
+    Self-contained (no scripts, fonts or style sheets from elsewhere), readable on a
+    phone, every text escaped, and dated only by the feeds' own dates, so the same feeds
+    give the same bytes.
     """
 
     def attr(text: str) -> str:
@@ -241,18 +262,20 @@ def render_index(
                 f' href="{attr(meta.url(suffix))}">'
             )
     lines += [
-        "<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;"
-        "padding:0 1rem;line-height:1.5}li{margin-bottom:1rem}</style>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:42rem;margin:1.5rem auto;"
+        "padding:0 1rem;line-height:1.5}section{margin:2rem 0}h2{margin-bottom:.25rem}"
+        "article{margin:1rem 0}h3{font-size:1.05rem;margin:0}.meta{color:#555;"
+        "font-size:.9rem;margin:0}</style>",
         "</head>",
         "<body>",
         f"<h1>{escape(site_title)}</h1>",
-        "<ul>",
     ]
     for summary in feeds:
         meta = summary.meta
-        lines.append(f'<li id="{attr(meta.name)}"><strong>{escape(meta.title)}</strong>')
+        lines.append(f'<section id="{attr(meta.name)}">')
+        lines.append(f"<h2>{escape(meta.title)}</h2>")
         if meta.description:
-            lines.append(f"<br>{escape(meta.description)}")
+            lines.append(f"<p>{escape(meta.description)}</p>")
         count = f"{summary.entries} {'entry' if summary.entries == 1 else 'entries'}"
         if summary.newest is not None:
             count += (
@@ -263,9 +286,24 @@ def render_index(
             f'<a href="{attr(meta.url(suffix))}" type="{mime}">{label}</a>'
             for suffix, mime, label in FEED_FORMATS
         )
-        lines += [f"<br>{count}", f"<br>Subscribe: {links}</li>"]
+        lines.append(f'<p class="meta">{count}. Subscribe: {links}</p>')
+        for entry in summary.latest:
+            title = escape(entry.title)
+            heading = f'<a href="{attr(entry.link)}">{title}</a>' if entry.link else title
+            byline = ", ".join(map(escape, entry.authors))
+            lines += [
+                "<article>",
+                f"<h3>{heading}</h3>",
+                f'<p class="meta"><time datetime="{attr(entry.published.isoformat())}">'
+                f"{entry.published.date().isoformat()}</time>"
+                + (f" · {byline}" if byline else "")
+                + "</p>",
+            ]
+            if entry.summary:
+                lines.append(f"<p>{escape(entry.summary)}</p>")
+            lines.append("</article>")
+        lines.append("</section>")
     lines += [
-        "</ul>",
         f'<p><a href="{attr(base_url + OPML_NAME)}" type="text/x-opml">All feeds as OPML</a>'
         " (to import them into a feed reader at once)</p>",
         "</body>",

@@ -296,9 +296,16 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", formatdate(rep.last_modified, usegmt=True))
         self.send_header("Cache-Control", CACHE_CONTROL)
-        self.send_header("Vary", "Accept-Encoding")
+        feed = name.endswith(FEED_XML_SUFFIXES)
+        self.send_header("Vary", "Accept-Encoding, Accept" if feed else "Accept-Encoding")
         if status == HTTPStatus.OK:
-            self.send_header("Content-Type", content_type_for(name) or "application/octet-stream")
+            content_type = content_type_for(name) or "application/octet-stream"
+            if feed and wants_page(self.headers.get("Accept")):
+                # A browser shows application/atom+xml as raw text but applies the feed's
+                # stylesheet (feed.xsl) to XML: the same bytes, as a page. Readers ask for
+                # feeds, and get the feed types.
+                content_type = "application/xml; charset=utf-8"
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")
             if encoding:
@@ -389,6 +396,19 @@ def discard_chunked(rfile: BinaryIO | io.BufferedIOBase, limit: int) -> bool:
             return False
         if not data.endswith(b"\r\n"):
             raise ValueError("chunk data not followed by CRLF")
+
+
+FEED_XML_SUFFIXES = (".atom.xml", ".rss.xml")
+
+
+def wants_page(accept: str | None) -> bool:
+    """Whether a request's ``Accept`` is a browser's, that would rather have a page than
+    a feed: HTML accepted, and no feed type named."""
+    if not accept:
+        return False
+    kinds = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    feeds = {"application/atom+xml", "application/rss+xml", "application/feed+json"}
+    return "text/html" in kinds and not kinds & feeds
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
