@@ -365,7 +365,7 @@ def test_the_readme_python_example_runs(tmp_path: Path) -> None:
     exec(compile(code, "README.md", "exec"), namespace)  # our own README
     assert printed == [
         "b.txt would be skipped: empty file",
-        "['all.atom.xml', 'all.rss.xml', 'all.json', 'index.html', 'feeds.opml']",
+        "['all.atom.xml', 'all.rss.xml', 'all.json', 'index.html', 'feeds.opml', 'feed.xsl']",
         "Bridge reopens https://news.example.org/city/bridge-reopens",
     ]
     assert (project / "feeds" / "all.atom.xml").exists()

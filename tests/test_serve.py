@@ -216,8 +216,9 @@ def test_gzip_variant(site: Site) -> None:
     status, headers, body = request(site, "/all.atom.xml", headers={"Accept-Encoding": "gzip"})
     assert status == 200
     assert headers["Content-Encoding"] == "gzip"
-    assert headers["Vary"] == "Accept-Encoding"
-    assert plain_headers["Vary"] == "Accept-Encoding"
+    # A feed also varies with Accept: a browser gets it as XML, to apply feed.xsl.
+    assert headers["Vary"] == "Accept-Encoding, Accept"
+    assert plain_headers["Vary"] == "Accept-Encoding, Accept"
     assert headers["Content-Length"] == str(len(body))
     assert len(body) < len(data)
     assert gzip.decompress(body) == data
@@ -572,3 +573,32 @@ def test_serve_shuts_down_cleanly_on_ctrl_c(tmp_path: Path) -> None:
 def test_make_server_reports_taken_port(site: Site) -> None:
     with pytest.raises(OSError):
         make_server(site.feeds, port=site.port)
+
+
+def test_a_browser_gets_a_feed_as_xml_and_a_reader_as_a_feed(site: Site) -> None:
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    reader = "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5"
+    for name, feed_type in (
+        ("all.atom.xml", "application/atom+xml"),
+        ("all.rss.xml", "application/rss+xml"),
+    ):
+        _, seen, _ = request(site, f"/{name}", headers={"Accept": browser})
+        assert seen["Content-Type"] == "application/xml; charset=utf-8"
+        for accept in (reader, None):
+            _, got, _ = request(site, f"/{name}", headers={"Accept": accept} if accept else {})
+            assert got["Content-Type"] == f"{feed_type}; charset=utf-8"
+
+
+def test_tag_and_author_folders_are_served_and_nothing_else(site: Site) -> None:
+    (site.feeds / "tag").mkdir(exist_ok=True)
+    (site.feeds / "tag" / "climate.atom.xml").write_bytes(FILES["all.atom.xml"][0])
+    (site.feeds / "other").mkdir(exist_ok=True)
+    (site.feeds / "other" / "x.atom.xml").write_bytes(b"<feed/>")
+    assert request(site, "/tag/climate.atom.xml")[0] == 200
+    for path in (
+        "/other/x.atom.xml",
+        "/tag/../config.toml",
+        "/tag/.hidden.atom.xml",
+        "/tag/a/b.atom.xml",
+    ):
+        assert request(site, path)[0] == 404, path

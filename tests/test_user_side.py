@@ -200,3 +200,86 @@ def test_the_daemon_names_the_seed_that_changed_and_status_sees_it(tmp_path: Pat
     assert published[:4].isdigit()  # the daemon's lines carry their time
     status = invoke(["status", "-c", str(config)]).stdout.splitlines()
     assert status[1].startswith("daemon:       not running")
+
+
+# --- feeds people ask for ------------------------------------------------------------------
+
+
+def _md(title: str, author: str, tags: str, body: str) -> str:
+    return f"---\ntitle: {title}\nauthor: {author}\ntags: [{tags}]\n---\n\n{body}\n"
+
+
+FILTER_SEEDS = {
+    "a.md": _md("Ocean heat", "Ann Lee", "climate, science", "The ocean warms."),
+    "b.md": _md("Budget vote", "Bob Ray", "politics", "A climate fund, too."),
+    "c.md": _md("Sponsored climate post", "Ann Lee", "climate", "Buy now."),
+    "d.md": _md("Draft on rivers", "Ann Lee", "draft", "Rivers."),
+}
+FILTER_CONFIG = """
+[feeds]
+by_tag = true
+by_author = true
+[feeds.climate]
+include = ["*"]
+words = ["climate", "ocean"]
+exclude_words = ["sponsored"]
+[feeds.ann]
+include = ["*"]
+authors = ["ann lee"]
+exclude_tags = ["draft"]
+[feeds.nothing-from-seeds]
+include = ["*"]
+sources = ["some-source"]
+"""
+
+
+def _titles(path: Path) -> list[str]:
+    from helpers import atom_titles
+
+    return sorted(atom_titles(path))
+
+
+def test_filters_per_feed(tmp_path: Path) -> None:
+    config = make_project(tmp_path, FILTER_SEEDS, extra_config=FILTER_CONFIG)
+    assert invoke(["publish", "-c", str(config)]).exit_code == 0
+    feeds = tmp_path / "feeds"
+    # A word in the title or the text, not a sponsored one.
+    assert _titles(feeds / "climate.atom.xml") == ["Budget vote", "Ocean heat"]
+    assert _titles(feeds / "ann.atom.xml") == ["Ocean heat", "Sponsored climate post"]
+    assert _titles(feeds / "nothing-from-seeds.atom.xml") == []
+
+
+def test_tag_and_author_feeds(tmp_path: Path) -> None:
+    config = make_project(tmp_path, FILTER_SEEDS, extra_config=FILTER_CONFIG)
+    assert invoke(["publish", "-c", str(config)]).exit_code == 0
+    feeds = tmp_path / "feeds"
+    assert _titles(feeds / "tag" / "climate.atom.xml") == ["Ocean heat", "Sponsored climate post"]
+    assert _titles(feeds / "author" / "bob-ray.atom.xml") == ["Budget vote"]
+    assert sorted(p.name for p in (feeds / "tag").glob("*.atom.xml")) == [
+        "climate.atom.xml",
+        "draft.atom.xml",
+        "politics.atom.xml",
+        "science.atom.xml",
+    ]
+    opml = (feeds / "feeds.opml").read_text()
+    assert "tag/climate.atom.xml" in opml and "author/ann-lee.atom.xml" in opml
+    # The last seed of a tag goes: so does the tag's feed.
+    (tmp_path / "seeds" / "d.md").unlink()
+    assert invoke(["publish", "-c", str(config)]).exit_code == 0
+    assert not (feeds / "tag" / "draft.atom.xml").exists()
+    assert not (feeds / "tag" / "draft.rss.xml").exists()
+
+
+@pytest.mark.parametrize(
+    ("link", "canonical"),
+    [
+        ("https://ex.org/a?ref=rss&id=3", "https://ex.org/a?id=3"),
+        ("https://ex.org/a?ref=main", "https://ex.org/a?ref=main"),  # a ref that picks a page
+        ("https://ex.org/a?source=rss&__twitter_impression=true", "https://ex.org/a"),
+        ("https://ex.org/a?cmpid=x&ref_src=twsrc&_ga=1.2&x=1", "https://ex.org/a?x=1"),
+    ],
+)
+def test_more_trackers_are_removed(link: str, canonical: str) -> None:
+    from seedfeed.normalize import canonical_url
+
+    assert canonical_url(link) == canonical

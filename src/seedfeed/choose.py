@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -32,29 +33,38 @@ class FeedBuilder:
 
     def newest(self, spec: FeedSpec) -> list[Entry]:
         """The newest ``spec.max_entries`` entries of ``spec``, merged by date, one per id
-        (a seed wins over the same article from the web)."""
+        (a seed wins over the same article from the web), each passing its filters."""
         include = _matcher(spec)
+        keep = EntryFilter(spec)
+        # A tag's or an author's feed takes from every source; another feed, from the
+        # sources that name it.
+        label = spec.name.startswith(("tag/", "author/"))
         web = (
             web.entry
-            for web in self.store.newest_web(spec.name)
-            if not (include and any(map(include, self.store.seed_paths_with_id(web.entry.id))))
+            for web in self.store.newest_web(None if label else spec.name)
+            if keep.source(web.source)
+            and keep.labels(web.entry.tags, web.entry.authors)
+            and not (include and any(map(include, self.store.seed_paths_with_id(web.entry.id))))
         )
         entries: list[Entry] = []
         seen: set[str] = set()
-        for entry in heapq.merge(self._seed_entries(spec), web, key=_newest_first):
-            if entry.id not in seen:
+        for entry in heapq.merge(self._seed_entries(spec, keep), web, key=_newest_first):
+            if entry.id not in seen and keep.text(entry):
                 seen.add(entry.id)
                 entries.append(entry)
                 if len(entries) == spec.max_entries:
                     break
         return entries
 
-    def _seed_entries(self, spec: FeedSpec) -> Iterator[Entry]:
-        """The seed entries ``spec`` includes, newest first, read back lazily."""
+    def _seed_entries(self, spec: FeedSpec, keep: EntryFilter) -> Iterator[Entry]:
+        """The seed entries ``spec`` includes, newest first, read back lazily (only those
+        whose tags, authors and source pass: the store knows them without reading)."""
         include = _matcher(spec)
-        if include is None:
+        if include is None or not keep.source(SEEDS_SOURCE):
             return
         for record in self.store.newest(None if spec.include == ("*",) else include):
+            if not keep.labels(record.tags, record.authors):
+                continue
             if record.path not in self._read:
                 self._read[record.path] = self._materialize(record)
             if (entry := self._read[record.path]) is not None:
@@ -108,6 +118,59 @@ class FeedBuilder:
 
             entry = enrich_entry(entry, found)
         return entry
+
+
+SEEDS_SOURCE = "seeds"  # what a feed's ``sources`` filter calls the seeds
+
+
+class EntryFilter:
+    """The filters of one feed: source, tags and authors (known before an entry is read),
+    then words in its title and text."""
+
+    def __init__(self, spec: FeedSpec) -> None:
+        self.spec = spec
+        self._words = _words(spec.words)
+        self._exclude_words = _words(spec.exclude_words)
+
+    def source(self, name: str) -> bool:
+        """Whether entries of the source ``name`` may be in the feed."""
+        spec = self.spec
+        return (not spec.sources or name in spec.sources) and name not in spec.exclude_sources
+
+    def labels(self, tags: tuple[str, ...], authors: tuple[str, ...]) -> bool:
+        """Whether an entry with these tags and authors may be in the feed."""
+        spec = self.spec
+        return (
+            _any(spec.tags, tags, default=True)
+            and not _any(spec.exclude_tags, tags, default=False)
+            and _any(spec.authors, authors, default=True)
+            and not _any(spec.exclude_authors, authors, default=False)
+        )
+
+    def text(self, entry: Entry) -> bool:
+        """Whether ``entry``'s title and text pass the word filters."""
+        if self._words is None and self._exclude_words is None:
+            return True
+        from .normalize import html_to_text
+
+        text = f"{entry.title}\n{html_to_text(entry.content_html)}"
+        return (self._words is None or bool(self._words.search(text))) and (
+            self._exclude_words is None or not self._exclude_words.search(text)
+        )
+
+
+def _words(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE)
+
+
+def _any(wanted: tuple[str, ...], have: tuple[str, ...], *, default: bool) -> bool:
+    """Whether one of ``have`` is one of ``wanted`` (any case); ``default`` for none."""
+    if not wanted:
+        return default
+    folded = {item.casefold() for item in wanted}
+    return any(item.casefold() in folded for item in have)
 
 
 def _matcher(spec: FeedSpec) -> Callable[[str], bool] | None:

@@ -44,6 +44,12 @@ CONFIG_NAME = "config.toml"
 DEFAULT_FEED = "all"
 MAX_ENTRIES_LIMIT = 10_000
 FEED_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# The feeds of one tag or one author (``[feeds] by_tag``, ``by_author``) live in folders.
+LABEL_FEED_RE = re.compile(r"^(tag|author)/[a-z0-9][a-z0-9-]{0,79}$")
+FILTER_KEYS = (
+    "words", "exclude_words", "authors", "exclude_authors", "tags", "exclude_tags",
+    "sources", "exclude_sources",
+)  # fmt: skip
 
 
 class ConfigError(SeedfeedError):
@@ -179,16 +185,26 @@ class ScheduleSettings:
 
 @dataclass(frozen=True)
 class FeedSpec:
-    """One published feed: a name (file stem), a title and the seed globs it takes."""
+    """One published feed: a name (file stem), a title, the seed globs it takes, and the
+    filters its entries pass (a word, author, tag or source list keeps the entries that
+    match one of its items; an ``exclude_`` list drops them; lists combine with "and")."""
 
     name: str
     title: str
     description: str = ""
     include: tuple[str, ...] = ("*",)  # globs over paths below seeds/; () takes no seeds
     max_entries: int = 50
+    words: tuple[str, ...] = ()  # in the title or the text, as whole words, any case
+    exclude_words: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()  # any case
+    exclude_authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # any case
+    exclude_tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # source names; "seeds" for the seeds
+    exclude_sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not FEED_NAME_RE.match(self.name):
+        if not FEED_NAME_RE.match(self.name) and not LABEL_FEED_RE.match(self.name):
             raise ConfigError(
                 f"feeds.{self.name}: a feed name is lowercase letters, digits, - and _"
             )
@@ -198,7 +214,13 @@ class FeedSpec:
             )
         _set(self, "title", clean_text(self.title))
         _set(self, "description", clean_text(self.description))
-        _set(self, "include", tuple(self.include))
+        for name in ("include", *FILTER_KEYS):
+            _set(self, name, tuple(getattr(self, name)))
+
+    @property
+    def filtered(self) -> bool:
+        """Whether entries must pass a filter besides the path globs."""
+        return any(getattr(self, name) for name in FILTER_KEYS)
 
 
 @dataclass(frozen=True)
@@ -219,6 +241,8 @@ class Config:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     feeds: tuple[FeedSpec, ...] = ()  # the [feeds.NAME] feeds, besides the default one
     file: Path | None = None  # the config file it was read from, if any
+    by_tag: bool = False  # [feeds] by_tag: a feed per tag, feeds/tag/<slug>.atom.xml, ...
+    by_author: bool = False  # [feeds] by_author: a feed per author, feeds/author/<slug>...
 
     def __post_init__(self) -> None:
         root = Path(self.root).expanduser().resolve()
@@ -259,7 +283,10 @@ _FEED_KEYS: dict[str, type] = {
     "description": str,
     "include": list,
     "max_entries": int,
+    **dict.fromkeys(FILTER_KEYS, list),
 }
+# Keys of [feeds] itself, beside the [feeds.NAME] tables: the feeds of each tag, author.
+_FEEDS_OPTIONS: dict[str, type] = {"by_tag": bool, "by_author": bool}
 
 
 def find_config(path: str | Path | None) -> Path:
@@ -304,10 +331,13 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         sections[name] = kind(**_section(name, kind, body))
     if "site" not in sections:
         raise ConfigError("site.title is required")
+    feeds = raw.get("feeds", {})
     return Config(
         root=path.parent,
-        feeds=tuple(_feeds(raw.get("feeds", {}), sections["site"].title, sections)),
+        feeds=tuple(_feeds(feeds, sections["site"].title, sections)),
         file=path,
+        by_tag=isinstance(feeds, dict) and feeds.get("by_tag") is True,
+        by_author=isinstance(feeds, dict) and feeds.get("by_author") is True,
         **sections,
     )
 
@@ -337,6 +367,9 @@ def _feeds(raw: Any, site_title: str, sections: dict[str, Any]) -> list[FeedSpec
     publish = sections.get("publish", PublishSettings())
     specs = []
     for name, body in sorted(raw.items()):
+        if name in _FEEDS_OPTIONS:
+            _check(body, _FEEDS_OPTIONS[name], f"feeds.{name}")
+            continue
         if not FEED_NAME_RE.match(name) or name == DEFAULT_FEED:
             raise ConfigError(
                 f"feeds.{name}: a feed name is lowercase letters, digits, - and _"
@@ -347,16 +380,17 @@ def _feeds(raw: Any, site_title: str, sections: dict[str, Any]) -> list[FeedSpec
             if key not in _FEED_KEYS:
                 raise ConfigError(f"unknown key feeds.{name}.{key}")
             _check(value, _FEED_KEYS[key], f"feeds.{name}.{key}")
-        include = body.get("include", [])  # none: a feed that only sources fill
-        for pattern in include:
-            _check(pattern, str, f"feeds.{name}.include[]")
+            if _FEED_KEYS[key] is list:
+                for item in value:
+                    _check(item, str, f"feeds.{name}.{key}[]")
         specs.append(
             FeedSpec(
                 name=name,
                 title=body.get("title", f"{site_title}: {name}"),
                 description=body.get("description", ""),
-                include=tuple(include),
+                include=tuple(body.get("include", [])),  # none: a feed only sources fill
                 max_entries=body.get("max_entries", publish.max_entries),
+                **{key: tuple(body.get(key, ())) for key in FILTER_KEYS},
             )
         )
     return specs

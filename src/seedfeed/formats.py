@@ -11,6 +11,8 @@ JSON_SUFFIX = ".json"
 INDEX_NAME = "index.html"
 OPML_NAME = "feeds.opml"
 STYLESHEET_NAME = "feed.xsl"  # how a browser shows a feed opened by mistake
+# The folders of the tag and author feeds ([feeds] by_tag, by_author): tag/<slug>.atom.xml
+LABEL_FOLDERS = ("tag", "author")
 
 # Every format a feed is published in: file suffix, media type, label for people.
 FEED_FORMATS: tuple[tuple[str, str, str], ...] = (

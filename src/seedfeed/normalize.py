@@ -27,6 +27,8 @@ MAX_AUTHORS = 10
 MAX_TAGS = 20
 
 # Query parameters that only track the click; removing them never changes the page.
+# Gathered from Miniflux's URL cleaner (internal/urlcleaner), ClearURLs' rules and the
+# newsletter platforms' documentation (Mailchimp, HubSpot, Marketo, Vero, Adobe).
 TRACKING_PARAMS = frozenset(
     {
         "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
@@ -35,8 +37,18 @@ TRACKING_PARAMS = frozenset(
         "oly_enc_id", "vero_conv", "vero_id", "wickedid", "rb_clickid", "s_kwcid",
         "ref_src", "ref_url", "cmpid", "ncid", "sr_share", "spm", "at_medium",
         "at_campaign", "ito", "ocid", "smid", "soc_src", "soc_trk",
+        "__twitter_impression", "_ga", "_gl", "s_cid", "campaign_id", "fb_action_ids",
+        "fb_action_types", "fb_ref", "fb_source", "gs_l", "guccounter", "guce_referrer",
+        "guce_referrer_sig", "mbid", "_openstat", "srsltid", "trk", "trkcampaign",
     }
 )  # fmt: skip
+# Parameters that track only with these values: "?ref=rss" says where the click came
+# from, "?ref=main" may pick a page.
+TRACKING_VALUES = {
+    "ref": frozenset({"rss", "feed", "atom", "newsletter", "email", "twitter", "facebook"}),
+    "source": frozenset({"rss", "feed", "atom", "newsletter", "email", "twitter", "facebook"}),
+    "via": frozenset({"rss", "feed", "twitter"}),
+}
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
 _TRAILING = ".,;:!?'\"\u2019\u201d>"
 # XML 1.0 forbids C0 controls but tab/newline/CR; C1 controls and non-characters are
@@ -102,16 +114,17 @@ def canonical_url(url: str) -> str:
         raise LinkError(f"link with credentials refused: {scheme}://…@{host}")
     # Parameters are filtered as written, never decoded and re-encoded: "q=c%2B%2B" must
     # not become "q=c++", which a server reads as "c  ".
-    query = "&".join(
-        pair for pair in parts.query.split("&") if pair and not _is_tracker(pair.split("=")[0])
-    )
+    query = "&".join(pair for pair in parts.query.split("&") if pair and not _is_tracker(pair))
     return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
-def _is_tracker(key: str) -> bool:
+def _is_tracker(pair: str) -> bool:
+    key, _, value = pair.partition("=")
     if "%" in key or "+" in key:  # decoding costs more than the rest: only when needed
         key = unquote_plus(key)
     key = key.lower()
+    if key in TRACKING_VALUES:
+        return unquote_plus(value).lower() in TRACKING_VALUES[key]
     return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
 
 
@@ -259,6 +272,8 @@ class Identity:
     link: str
     published: datetime
     updated: datetime
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 def identify(article: Article, first_seen: datetime) -> tuple[Identity, list[str]]:
@@ -280,7 +295,18 @@ def identify(article: Article, first_seen: datetime) -> tuple[Identity, list[str
         title = shorten(title, MAX_TITLE)
     published = article.published or first_seen
     updated = max(article.updated or published, published)
-    return Identity(entry_id(link, article.origin), title, link, published, updated), warnings
+    authors = tuple(dict.fromkeys(a for a in map(clean_text, article.authors) if a))
+    tags = tuple(dict.fromkeys(t for t in map(clean_text, article.tags) if t))
+    identity = Identity(
+        entry_id(link, article.origin),
+        title,
+        link,
+        published,
+        updated,
+        tuple(shorten(a, 100) for a in authors[:MAX_AUTHORS]),
+        tuple(shorten(t, 100) for t in tags[:MAX_TAGS]),
+    )
+    return identity, warnings
 
 
 def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
@@ -304,18 +330,16 @@ def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
     if not content and not link:  # Atom needs content or an alternate link
         content = f"<p>{html.escape(title, quote=False)}</p>"
 
-    authors = tuple(dict.fromkeys(a for a in map(clean_text, article.authors) if a))
-    tags = tuple(dict.fromkeys(t for t in map(clean_text, article.tags) if t))
     entry = Entry(
         id=identity.id,
         title=title,
         link=link,
-        authors=tuple(shorten(a, 100) for a in authors[:MAX_AUTHORS]),
+        authors=identity.authors,
         published=identity.published,
         updated=identity.updated,
         content_html=content,
         summary=summary,
-        tags=tuple(shorten(t, 100) for t in tags[:MAX_TAGS]),
+        tags=identity.tags,
         origin=article.origin,
     )
     return entry, warnings

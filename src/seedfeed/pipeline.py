@@ -10,7 +10,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,12 +23,12 @@ from . import __version__
 from .config import Config, FeedSpec
 from .dates import from_timestamp
 from .errors import SeedfeedError
-from .formats import FEED_FORMATS, INDEX_NAME, OPML_NAME, STYLESHEET_NAME
+from .formats import FEED_FORMATS, INDEX_NAME, LABEL_FOLDERS, OPML_NAME, STYLESHEET_NAME
 from .report import Progress, Report
 from .scan import SeedPaths, scan_seeds
 from .sources import Source, kept_sources, load_sources
 from .store import OutputsRecord, RunRecord, StateStore, open_store
-from .writer import remove_stale_temp_files, write_all
+from .writer import remove_obsolete, remove_stale_temp_files, write_all
 
 if TYPE_CHECKING:
     from .render import FeedSummary
@@ -124,7 +126,7 @@ def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> N
             _harvest(config, store, sources, report)
         elif write:  # no source left: the entries of deleted ones go all the same
             store.sync_sources([], keep=kept_sources(config.paths.sources, sources))
-    feeds = _feeds(config, sources)
+    feeds = _feeds(config, sources) + _label_feeds(config, store)
     if write and _outputs_current(config, feeds, store, report):
         store.record_run(_run_record(report))
         store.commit()
@@ -139,6 +141,7 @@ def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> N
     with report.stage("write"):
         remove_stale_temp_files(config.paths.feeds)
         report.written = write_all(config.paths.feeds, outputs)
+    remove_obsolete(config.paths.feeds, outputs, LABEL_FOLDERS)
     report.unchanged_files = [name for name in outputs if name not in report.written]
     store.set_outputs(
         OutputsRecord(_outputs_key(config, feeds), dict(report.entries), report.articles)
@@ -239,6 +242,44 @@ def _feeds(config: Config, sources: list[Source]) -> list[FeedSpec]:
     ]
 
 
+def _label_feeds(config: Config, store: StateStore) -> list[FeedSpec]:
+    """The feed of each tag and of each author, when ``[feeds] by_tag`` / ``by_author``
+    ask for them (``feeds/tag/<slug>.atom.xml``, as Pelican names them)."""
+    if not (config.by_tag or config.by_author):
+        return []
+    tags, authors = store.labels()
+    specs: list[FeedSpec] = []
+    for kind, names, wanted in (
+        ("tag", tags, config.by_tag),
+        ("author", authors, config.by_author),
+    ):
+        taken: set[str] = set()
+        for name in names if wanted else ():
+            slug = base = slugify(name)
+            number = 2
+            while slug in taken:  # "C++" and "C" both make "c"
+                slug, number = f"{base}-{number}", number + 1
+            taken.add(slug)
+            filters = {"tags": (name,)} if kind == "tag" else {"authors": (name,)}
+            specs.append(
+                FeedSpec(
+                    f"{kind}/{slug}",
+                    f"{config.site.title}: {name}",
+                    max_entries=config.publish.max_entries,
+                    **filters,  # type: ignore[arg-type]
+                )
+            )
+    return specs
+
+
+def slugify(text: str) -> str:
+    """A file name for a tag or an author: lowercase ASCII letters, digits and dashes."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
+    # A name with no Latin letters at all: named by its digest.
+    return slug or "x-" + hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
+
+
 def _render(
     config: Config, feeds: list[FeedSpec], store: StateStore, paths: SeedPaths, report: Report
 ) -> tuple[dict[str, bytes], list[FeedSummary]]:
@@ -277,7 +318,9 @@ def _render(
         outputs.update(render_feeds(meta, entries, fallback))
         outputs[meta.file(".json")] = render_json_feed(meta, entries)
         newest = max((entry.updated for entry in entries), default=None)
-        summaries.append(FeedSummary(meta, len(entries), newest, tuple(entries[:INDEX_ENTRIES])))
+        # The index lists the newest articles of the feeds people made, not of each tag.
+        latest = () if spec.name.startswith(("tag/", "author/")) else entries[:INDEX_ENTRIES]
+        summaries.append(FeedSummary(meta, len(entries), newest, tuple(latest)))
     site = config.site
     report.articles = len(articles)
     outputs[INDEX_NAME] = render_index(site.title, site.base_url, summaries, language=site.language)

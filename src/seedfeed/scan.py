@@ -300,6 +300,8 @@ def refresh(task: _Task) -> _Outcome:
         updated=updated,
         link=identity.link,
         dated=reading.dated,
+        authors=identity.authors,
+        tags=identity.tags,
     )
     return outcome
 

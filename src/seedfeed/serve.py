@@ -35,7 +35,7 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from . import __version__
-from .formats import INDEX_NAME, media_type
+from .formats import INDEX_NAME, LABEL_FOLDERS, media_type
 
 log = logging.getLogger("seedfeed.serve")
 
@@ -88,7 +88,10 @@ def file_name_for(request_target: str) -> str | None:
         return None
     if name == "":
         return INDEX_NAME
-    if not SAFE_NAME.fullmatch(name) or content_type_for(name) is None:
+    folder, slash, base = name.rpartition("/")
+    if slash and folder not in LABEL_FOLDERS:  # only the tag and author feeds' folders
+        return None
+    if not SAFE_NAME.fullmatch(base) or content_type_for(base) is None:
         return None
     return name
 
@@ -179,8 +182,8 @@ class FeedServer(ThreadingHTTPServer):
         """The current bytes of ``feeds_dir/name``, or None when it must not be served."""
         root = os.path.realpath(self.feeds_dir)
         real = os.path.realpath(os.path.join(root, name))
-        if os.path.dirname(real) != root:
-            return None  # a symlink that leads out of the folder (or into a sub-folder)
+        if os.path.dirname(real) != os.path.join(root, os.path.dirname(name)).rstrip("/"):
+            return None  # a symlink that leads out of its folder
         try:
             fd = os.open(real, _OPEN_FLAGS)
         except OSError:

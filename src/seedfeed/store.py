@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS seeds (
     ok          INTEGER NOT NULL DEFAULT 1,  -- 0 while the file is unreadable or broken
     link        TEXT NOT NULL DEFAULT '',    -- its canonical link now ('' for none)
     dated       INTEGER NOT NULL DEFAULT 0,  -- 1 when the seed states its own date
-    problem     TEXT                         -- why it is skipped, while it is (ok = 0)
+    problem     TEXT,                        -- why it is skipped, while it is (ok = 0)
+    authors     TEXT NOT NULL DEFAULT '',    -- joined with U+001F (tag and author feeds)
+    tags        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id);
 CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, first_seen, path);
@@ -154,6 +156,8 @@ class SeedRecord:
     updated: int
     link: str = ""  # canonical link of the entry as the seed gives it now
     dated: bool = False  # published is a date the seed states itself
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,8 +377,13 @@ class StateStore(Protocol):
         """Keep only ``source``'s newest ``keep`` entries; returns how many went."""
         ...
 
-    def newest_web(self, feed: str) -> Iterator[WebEntry]:
-        """The web entries of ``feed``, newest first (lazy)."""
+    def newest_web(self, feed: str | None) -> Iterator[WebEntry]:
+        """The web entries of ``feed`` (of every feed with None), newest first (lazy)."""
+        ...
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        """Every tag and every author of the publishable seeds and web entries, sorted
+        (for the tag and author feeds)."""
         ...
 
     # runs and transactions
@@ -416,7 +425,13 @@ class StateStore(Protocol):
 
 _SEED_NAMES = [f.name for f in fields(SeedRecord)]
 _SEED_COLUMNS = ", ".join(_SEED_NAMES)
-_SEED_ROW = attrgetter(*_SEED_NAMES)
+_SEED_FIELDS = attrgetter(*_SEED_NAMES[:-2])
+
+
+def _seed_row(record: SeedRecord) -> tuple[Any, ...]:
+    return (*_SEED_FIELDS(record), _SEP.join(record.authors), _SEP.join(record.tags))
+
+
 _S_COLUMNS = ", ".join(f"s.{name}" for name in _SEED_NAMES)
 _INSERT_SEED = (
     f"INSERT OR REPLACE INTO seeds ({_SEED_COLUMNS}, ok)"
@@ -537,6 +552,8 @@ class SQLiteStore:
         self._db.execute("ALTER TABLE seeds ADD COLUMN link TEXT NOT NULL DEFAULT ''")
         self._db.execute("ALTER TABLE seeds ADD COLUMN dated INTEGER NOT NULL DEFAULT 0")
         self._db.execute("ALTER TABLE seeds ADD COLUMN problem TEXT")
+        self._db.execute("ALTER TABLE seeds ADD COLUMN authors TEXT NOT NULL DEFAULT ''")
+        self._db.execute("ALTER TABLE seeds ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
         rows = self._db.execute(
             "SELECT key, url, etag, last_modified, failures, next_fetch, last_success,"
             " last_error, disabled FROM fetch_state"
@@ -570,7 +587,7 @@ class SQLiteStore:
         an id whose dates the store keeps (``entries``) is settled by ``settle``."""
         records = list(records)
         self._changed |= bool(records)
-        self._db.executemany(_INSERT_SEED, map(_SEED_ROW, records))
+        self._db.executemany(_INSERT_SEED, map(_seed_row, records))
         self._db.executemany(
             "INSERT OR IGNORE INTO links VALUES (?, ?)",
             [(r.link, r.entry_id) for r in records if r.link and r.link != r.entry_id],
@@ -927,14 +944,26 @@ class SQLiteStore:
             )
         )
 
-    def newest_web(self, feed: str) -> Iterator[WebEntry]:
-        """The web entries of ``feed``, newest first (lazy)."""
-        query = (
-            f"SELECT {_WEB_COLUMNS} FROM web_entries WHERE instr(feeds, ?) > 0"
-            " ORDER BY published DESC, id"
-        )
-        for row in self._db.execute(query, (f" {feed} ",)):
+    def newest_web(self, feed: str | None) -> Iterator[WebEntry]:
+        """The web entries of ``feed`` (of every feed with None), newest first (lazy)."""
+        where = "WHERE instr(feeds, ?) > 0" if feed is not None else ""
+        query = f"SELECT {_WEB_COLUMNS} FROM web_entries {where} ORDER BY published DESC, id"
+        for row in self._db.execute(query, (f" {feed} ",) if feed is not None else ()):
             yield _web_entry(row)
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        """Every tag and every author of the publishable seeds and web entries, sorted
+        (for the tag and author feeds)."""
+        tags: set[str] = set()
+        authors: set[str] = set()
+        for table, ok in (("seeds", "AND ok = 1"), ("web_entries", "")):
+            rows = self._db.execute(
+                f"SELECT tags, authors FROM {table} WHERE (tags != '' OR authors != '') {ok}"
+            )
+            for tag_text, author_text in rows:
+                tags.update(t for t in tag_text.split(_SEP) if t)
+                authors.update(a for a in author_text.split(_SEP) if a)
+        return sorted(tags), sorted(authors)
 
     # --- runs and transactions ------------------------------------------------------
 
@@ -1020,6 +1049,8 @@ def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
 def _seed_record(row: tuple[Any, ...]) -> SeedRecord:
     record = SeedRecord(*row)
     record.dated = bool(record.dated)
+    record.authors = tuple(a for a in str(row[-2]).split(_SEP) if a)
+    record.tags = tuple(t for t in str(row[-1]).split(_SEP) if t)
     return record
 
 

@@ -54,20 +54,35 @@ def write_all(folder: Path, outputs: Mapping[str, bytes]) -> list[str]:
         _remove(temps.values())
         raise
     _switch(folder, temps)
-    _fsync_dir(folder)
+    for parent in sorted({(folder / name).parent for name in changed}):
+        _fsync_dir(parent)
     return list(changed)
 
 
 def remove_stale_temp_files(folder: Path) -> None:
-    """Delete temporary files that a killed run left behind. Called under the publish
-    lock, so no other run is writing them."""
+    """Delete temporary files that a killed run left behind (in the folder and its
+    sub-folders). Called under the publish lock, so no other run is writing them."""
     try:
-        leftovers = list(folder.glob(f".*{TEMP_SUFFIX}"))
+        leftovers = [*folder.glob(f".*{TEMP_SUFFIX}"), *folder.glob(f"*/.*{TEMP_SUFFIX}")]
     except OSError:
         return
     for path in leftovers:
         with contextlib.suppress(OSError):
             path.unlink()
+
+
+def remove_obsolete(folder: Path, outputs: Mapping[str, bytes], subfolders: Iterable[str]) -> None:
+    """Delete the files of ``subfolders`` that ``outputs`` no longer names (the feed of a
+    tag no seed has any more), after the new files are in place."""
+    for sub in subfolders:
+        try:
+            present = [path for path in (folder / sub).iterdir() if path.is_file()]
+        except OSError:
+            continue
+        for path in present:
+            if f"{sub}/{path.name}" not in outputs and not path.name.startswith("."):
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _holds(path: Path, data: bytes) -> bool:
@@ -78,8 +93,11 @@ def _holds(path: Path, data: bytes) -> bool:
 
 
 def _write_temp(folder: Path, name: str, data: bytes) -> str:
-    """``data`` in a new temporary file beside ``name``, fsynced; returns its path."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
+    """``data`` in a new temporary file beside ``name`` (which may be in a sub-folder,
+    ``tag/x.atom.xml``), fsynced; returns its path."""
+    target = folder / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -103,7 +121,8 @@ def _switch(folder: Path, temps: dict[str, str]) -> None:
             target = str(folder / name)
             if os.path.lexists(target):
                 backups[target] = None  # it existed: without a link, it cannot be put back
-                backup = str(folder / f".{name}.{secrets.token_hex(6)}.old{TEMP_SUFFIX}")
+                parent, _, base = target.rpartition("/")
+                backup = f"{parent}/.{base}.{secrets.token_hex(6)}.old{TEMP_SUFFIX}"
                 with contextlib.suppress(OSError):
                     os.link(target, backup)
                     backups[target] = backup
