@@ -97,7 +97,13 @@ class time_limit:  # used as a function: ``with time_limit(5):``
         self._watchdog = watchdog = _current()
         self._tid = tid = threading.get_ident()
         with watchdog.lock:
-            if tid not in watchdog.slots:
+            stale = watchdog.slots.get(tid)
+            if stale is not None and (stale[1] or time.monotonic() > stale[0]):
+                # Left behind by a block whose exit the exception interrupted: that block
+                # is over, its exception withdrawn, and this one gets its own budget.
+                _raise_in(tid, None)
+                stale = None
+            if stale is None:
                 self._slot = watchdog.slots[tid] = [time.monotonic() + self._seconds, False]
 
     def __exit__(self, *exc: object) -> None:
@@ -106,6 +112,7 @@ class time_limit:  # used as a function: ``with time_limit(5):``
             return
         self._slot = None
         with self._watchdog.lock:
-            del self._watchdog.slots[self._tid]
+            if self._watchdog.slots.get(self._tid) is slot:
+                del self._watchdog.slots[self._tid]
             if slot[1]:
                 _raise_in(self._tid, None)

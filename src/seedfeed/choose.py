@@ -16,7 +16,7 @@ from .dates import from_timestamp
 from .model import Entry
 from .report import Report
 from .scan import SeedPaths, read_seed_data
-from .seeds import SeedError, read_bytes
+from .seeds import SeedError, SeedTooLarge, read_bytes
 from .store import BrokenSeed, SeedRecord, StateStore
 
 
@@ -29,6 +29,9 @@ class FeedBuilder:
     store: StateStore
     paths: SeedPaths
     report: Report
+    # Which sources fill each feed: read from their files at each run.
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    broke: bool = False  # a seed a feed was to show turned out broken: choose again
     _read: dict[str, Entry | None] = field(default_factory=dict)
 
     def newest(self, spec: FeedSpec) -> list[Entry]:
@@ -41,7 +44,7 @@ class FeedBuilder:
         label = spec.name.startswith(("tag/", "author/"))
         web = (
             web.entry
-            for web in self.store.newest_web(None if label else spec.name)
+            for web in self.store.newest_web(None if label else self.sources.get(spec.name, ()))
             if keep.source(web.source)
             and keep.labels(web.entry.tags, web.entry.authors)
             and not (include and any(map(include, self.store.seed_paths_with_id(web.entry.id))))
@@ -81,22 +84,16 @@ class FeedBuilder:
         """
         try:
             data = read_bytes(self.paths[record.path], self.config.publish.max_seed_bytes)
-            reading = read_seed_data(record.path, data, record.first_seen, whole=True)
-        except SeedError as exc:
+        except SeedTooLarge as exc:
+            self._broken(record, str(exc))
+            return None
+        except SeedError as exc:  # the disk, not the bytes: tried again next run
             self.report.skip(record.path, str(exc))
-            if "vanished" not in str(exc):
-                self.store.put_broken(
-                    [
-                        BrokenSeed(
-                            record.path,
-                            record.size,
-                            record.mtime_ns,
-                            record.scanned_ns,
-                            record.digest,
-                            str(exc),
-                        )
-                    ]
-                )
+            return None
+        try:
+            reading = read_seed_data(record.path, data, record.first_seen, whole=True)
+        except SeedError as exc:  # its bytes cannot be published: not read again as they are
+            self._broken(record, str(exc))
             return None
         assert reading.entry is not None  # a whole read
         updated = record.updated
@@ -118,6 +115,17 @@ class FeedBuilder:
 
             entry = enrich_entry(entry, found)
         return entry
+
+    def _broken(self, record: SeedRecord, reason: str) -> None:
+        """A seed a feed was to show cannot be published as it is: it is kept as broken
+        (not read again until it changes), and the feeds are chosen again, for another
+        seed of its entry may take its place."""
+        self.report.skip(record.path, reason)
+        problem = BrokenSeed(
+            record.path, record.size, record.mtime_ns, record.scanned_ns, record.digest, reason
+        )
+        self.store.put_broken([problem])
+        self.broke = True
 
 
 SEEDS_SOURCE = "seeds"  # what a feed's ``sources`` filter calls the seeds

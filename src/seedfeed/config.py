@@ -68,6 +68,14 @@ def _set(settings: object, name: str, value: Any) -> None:
     object.__setattr__(settings, name, value)  # normalizing a frozen dataclass
 
 
+def _check_types(settings: object, section: str) -> None:
+    """Each field of a settings dataclass has its declared type (as ``_check`` says), so
+    that settings built in code are checked as those read from a file."""
+    for name, kind in get_type_hints(type(settings)).items():
+        if isinstance(kind, type):
+            _check(getattr(settings, name), kind, f"{section}.{name}")
+
+
 @dataclass(frozen=True)
 class SiteSettings:
     """``[site]``: what the feeds say about themselves."""
@@ -79,6 +87,7 @@ class SiteSettings:
     language: str = ""
 
     def __post_init__(self) -> None:
+        _check_types(self, "site")
         # Feed text must be XML-safe: a control character written as an escape goes.
         for name in ("title", "author", "description", "language"):
             _set(self, name, clean_text(getattr(self, name)))
@@ -112,6 +121,7 @@ class PublishSettings:
     max_seed_bytes: int = 2 * 1024 * 1024  # larger seed files are skipped with a warning
 
     def __post_init__(self) -> None:
+        _check_types(self, "publish")
         if not 1 <= self.max_entries <= MAX_ENTRIES_LIMIT:
             raise ConfigError(f"publish.max_entries must be between 1 and {MAX_ENTRIES_LIMIT}")
         if self.max_seed_bytes < 1024:
@@ -132,6 +142,7 @@ class FetchSettings:
     per_host: int = 2  # requests in flight to one host
 
     def __post_init__(self) -> None:
+        _check_types(self, "fetch")
         for name in ("connect_timeout", "read_timeout", "deadline"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):  # "not >" refuses nan too
@@ -147,6 +158,9 @@ class SeedSettings:
 
     enrich: bool = False  # fetch each seed's link to fill its date, image, ...
 
+    def __post_init__(self) -> None:
+        _check_types(self, "seeds")
+
 
 @dataclass(frozen=True)
 class WebSubSettings:
@@ -155,6 +169,7 @@ class WebSubSettings:
     hub: str = ""  # "" for none
 
     def __post_init__(self) -> None:
+        _check_types(self, "websub")
         if self.hub:
             _set(self, "hub", _http_url(self.hub, "websub.hub"))
 
@@ -170,6 +185,7 @@ class ScheduleSettings:
     watch: bool = True  # republish within seconds when a seed is added, edited or deleted
 
     def __post_init__(self) -> None:
+        _check_types(self, "schedule")
         if self.jitter < 0 or self.misfire_grace < 1:
             raise ConfigError("schedule.jitter must be >= 0 and misfire_grace >= 1")
         if (self.cron, self.timezone) == ("*/15 * * * *", "UTC"):

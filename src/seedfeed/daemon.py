@@ -409,15 +409,19 @@ def _is_seed_path(path: str) -> bool:
 
 
 def _due_on_own_schedule(config: Config) -> bool:
-    """Whether a source with a schedule of its own is due now (the store's due rule)."""
-    from .harvest import due_sources
+    """Whether a source with a schedule of its own is due now (the store's due rule; a
+    URL the store does not know yet is due). Reads only: what sources exist is the
+    publish's to record, under the publish lock."""
     from .sources import load_sources
 
     sources, _errors = load_sources(config.paths.sources)
+    scheduled = {(s.name, url) for s in sources if s.enabled and s.schedule for url in s.urls}
+    if not scheduled:
+        return False
     with open_store(config.paths.state) as store:
-        due = due_sources(config, store, sources, time.time())
-        store.commit()  # what due_sources learned of new and deleted sources
-    return any(source.schedule for source, _state in due)
+        due = {(state.source, state.origin) for state in store.due(time.time())}
+        known = {(state.source, state.origin) for state in store.fetch_states()}
+    return bool(scheduled & due or scheduled - known)
 
 
 def _enabled_sources(config: Config) -> list[Any]:

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("seedfeed")
 
+# Raise when what the renderer makes of the same entries changes: outputs written by an
+# older renderer are then written again even though nothing else changed.
+RENDER_VERSION = 3
+
 
 class LockTimeout(SeedfeedError):
     """Another publish held the project's lock for longer than we would wait."""
@@ -132,8 +136,7 @@ def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> N
         store.commit()
         return
     with report.stage("render"):
-        outputs, summaries = _render(config, feeds, store, paths, report)
-        store.settle(int(time.time()))  # seeds found broken while rendering left their entries
+        outputs, summaries = _render(config, feeds, sources, store, paths, report)
     if not write:
         return
     # Every output is rendered before any is written, and written all or none
@@ -144,7 +147,12 @@ def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> N
     remove_obsolete(config.paths.feeds, outputs, LABEL_FOLDERS)
     report.unchanged_files = [name for name in outputs if name not in report.written]
     store.set_outputs(
-        OutputsRecord(_outputs_key(config, feeds), dict(report.entries), report.articles)
+        OutputsRecord(
+            _outputs_key(config, feeds),
+            dict(report.entries),
+            report.articles,
+            store.generation(),
+        )
     )
     # Committed after the feeds are written: a run killed before this point is redone in
     # full next time, and yields the same ids and dates because they come from mtimes.
@@ -163,10 +171,11 @@ def _output_names(feeds: list[FeedSpec]) -> list[str]:
 
 
 def _outputs_key(config: Config, feeds: list[FeedSpec]) -> str:
-    """A fingerprint of what the outputs are made from besides the store: this seedfeed,
-    the configuration, the feeds, and the output files as they are on disk (a file
-    deleted or edited by hand is written again)."""
-    parts = [__version__, repr(config), repr(feeds)]
+    """A fingerprint of what the outputs are made from besides the store: the renderer,
+    the configuration, the feeds, the date of an empty feed, and the output files as
+    they are on disk (a file deleted or edited by hand is written again)."""
+    parts = [__version__, str(RENDER_VERSION), repr(config), repr(feeds)]
+    parts.append(_empty_feed_date(config).isoformat())
     for name in _output_names(feeds):
         try:
             st = (config.paths.feeds / name).stat()
@@ -183,7 +192,12 @@ def _outputs_current(
     them again would give the bytes on disk (the common cron run): nothing is rendered.
     Fills the report as a rendering would."""
     last = store.outputs()
-    if store.changed() or last is None or last.key != _outputs_key(config, feeds):
+    if (
+        store.changed()
+        or last is None
+        or last.generation != store.generation()  # another process changed the store
+        or last.key != _outputs_key(config, feeds)
+    ):
         return False
     report.entries = dict(last.entries)
     report.articles = last.articles
@@ -281,9 +295,19 @@ def slugify(text: str) -> str:
 
 
 def _render(
-    config: Config, feeds: list[FeedSpec], store: StateStore, paths: SeedPaths, report: Report
+    config: Config,
+    feeds: list[FeedSpec],
+    sources: list[Source],
+    store: StateStore,
+    paths: SeedPaths,
+    report: Report,
 ) -> tuple[dict[str, bytes], list[FeedSummary]]:
-    """Every output file's bytes: each feed in each format, the index page, the OPML."""
+    """Every output file's bytes: each feed in each format, the index page, the OPML.
+
+    A seed a feed was to show may turn out broken as it is read whole: the store then
+    settles its entry (another seed of it may take its place) and the feeds are chosen
+    again, so the outputs match the store.
+    """
     # Imported here: a run that changed nothing renders nothing (feedgen, lxml, nh3).
     from .choose import FeedBuilder
     from .render import (
@@ -298,12 +322,20 @@ def _render(
     )
 
     fallback = _empty_feed_date(config)
+    filled_by: dict[str, list[str]] = {}
+    for source in sources:
+        for name in source.feeds if source.enabled else ():
+            filled_by.setdefault(name, []).append(source.name)
+    builder = FeedBuilder(config, store, paths, report, {k: tuple(v) for k, v in filled_by.items()})
+    chosen = [builder.newest(spec) for spec in feeds]
+    while builder.broke:
+        builder.broke = False
+        store.settle(int(time.time()))
+        chosen = [builder.newest(spec) for spec in feeds]
     outputs: dict[str, bytes] = {}
     summaries: list[FeedSummary] = []
-    builder = FeedBuilder(config, store, paths, report)
     articles: set[str] = set()
-    for spec in feeds:
-        entries = builder.newest(spec)
+    for spec, entries in zip(feeds, chosen, strict=True):
         report.entries[spec.name] = len(entries)
         articles.update(entry.id for entry in entries)
         meta = FeedMeta(

@@ -255,9 +255,11 @@ def refresh(task: _Task) -> _Outcome:
             record, size=seed.size, mtime_ns=seed.mtime_ns, scanned_ns=scanned_ns
         )
         return outcome
+    if record is not None and not record.digest:
+        return _learn(outcome, record, seed, data, digest, scanned_ns)
 
     # A file dated in the future (a wrong clock, a hostile touch) counts as made now: it
-    # must not sit on top of the feed for years.
+    # must not sit on top of the feed for years. So does a date it states.
     now = scanned_ns // 1_000_000_000
     mtime = min(seed.mtime_ns, scanned_ns) // 1_000_000_000
     first_seen = record.first_seen if record else mtime
@@ -274,17 +276,18 @@ def refresh(task: _Task) -> _Outcome:
     outcome.parsed = True
     outcome.warnings += reading.warnings
     identity = reading.identity
+    stated_updated = min(int(identity.updated.timestamp()), now)
     if reading.dated:
-        published = int(identity.published.timestamp())
+        published = min(int(identity.published.timestamp()), now)
     else:  # the date it has: first sight, its page's (enrich), or its entry's
         published = record.published if record else first_seen
     if record is None:
-        updated = max(int(identity.updated.timestamp()), published)
+        updated = max(stated_updated, published)
     elif not seen or record.entry_hash != reading.entry_hash:
         # An edit (that readers will see): updated moves forward to the edit's time, or
         # to now when the file's time is older than what readers have (a backup).
-        edited = max(int(identity.updated.timestamp()), mtime, published)
-        updated = edited if edited > record.updated else now
+        edited = max(stated_updated, mtime, published)
+        updated = edited if edited > record.updated else max(now, record.updated + 1)
     else:
         updated = record.updated
     outcome.record = SeedRecord(
@@ -298,6 +301,41 @@ def refresh(task: _Task) -> _Outcome:
         first_seen=first_seen,
         published=published,
         updated=updated,
+        link=identity.link,
+        dated=reading.dated,
+        known_ns=record.known_ns if record else scanned_ns,
+        authors=identity.authors,
+        tags=identity.tags,
+    )
+    return outcome
+
+
+def _learn(
+    outcome: _Outcome,
+    record: SeedRecord,
+    seed: SeedFile,
+    data: bytes,
+    digest: bytes,
+    scanned_ns: int,
+) -> _Outcome:
+    """A record from an older store (digest x''): the head of the seed says what the
+    record lacks (its link, whether it states its date, tags, authors); its id, dates
+    and what readers saw stay, for nothing was edited."""
+    try:
+        reading = read_seed_data(seed.rel, data, record.first_seen, whole=False)
+    except SeedError as exc:
+        outcome.skipped = str(exc)
+        outcome.broken = BrokenSeed(
+            seed.rel, seed.size, seed.mtime_ns, scanned_ns, digest, str(exc)
+        )
+        return outcome
+    identity = reading.identity
+    outcome.record = replace(
+        record,
+        size=seed.size,
+        mtime_ns=seed.mtime_ns,
+        scanned_ns=scanned_ns,
+        digest=digest,
         link=identity.link,
         dated=reading.dated,
         authors=identity.authors,

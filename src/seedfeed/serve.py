@@ -233,6 +233,11 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
         if not super().parse_request():
             return False
         try:
+            if self.headers.defects:
+                # A header line the parser could not read (a space before the colon, a
+                # line without one) ends the headers there: a Content-Length after it
+                # would be lost and the body taken for the next request (RFC 9112 5.1).
+                raise ValueError(f"malformed header ({type(self.headers.defects[0]).__name__})")
             self._close_after = not self._discard_body()
         except ValueError as exc:
             self.log_error("bad request body framing: %s", exc)

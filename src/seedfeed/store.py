@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
 from pathlib import Path
@@ -48,11 +48,14 @@ CREATE TABLE IF NOT EXISTS seeds (
     link        TEXT NOT NULL DEFAULT '',    -- its canonical link now ('' for none)
     dated       INTEGER NOT NULL DEFAULT 0,  -- 1 when the seed states its own date
     problem     TEXT,                        -- why it is skipped, while it is (ok = 0)
+    known_ns    INTEGER NOT NULL DEFAULT 0,  -- when a scan first found it: of duplicates,
+                                             -- the one known first publishes the entry
+                                             -- (then the one first dated, by its file)
     authors     TEXT NOT NULL DEFAULT '',    -- joined with U+001F (tag and author feeds)
     tags        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id);
-CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, first_seen, path);
+CREATE INDEX IF NOT EXISTS seeds_by_entry_known ON seeds (entry_id, known_ns, first_seen, path);
 -- The dates of an entry belong to its id, not to whichever seed gives it now. While one
 -- seed gives an id, that seed's row holds them; when the seed that publishes an id goes
 -- (deleted, or broken), they are kept here, so that a duplicate taking over, or the
@@ -156,6 +159,7 @@ class SeedRecord:
     updated: int
     link: str = ""  # canonical link of the entry as the seed gives it now
     dated: bool = False  # published is a date the seed states itself
+    known_ns: int = 0  # when a scan first found the file (its duplicates come later)
     authors: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
@@ -233,12 +237,14 @@ class WebEntry:
 
 @dataclass(frozen=True, slots=True)
 class OutputsRecord:
-    """The outputs last written: their fingerprint, each feed's entry count and how many
-    distinct articles they hold (what a run that renders nothing reports)."""
+    """The outputs last written: their fingerprint, the store's generation they were
+    made from, each feed's entry count and how many distinct articles they hold (what a
+    run that renders nothing reports)."""
 
     key: str
     entries: dict[str, int]
     articles: int
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,8 +383,9 @@ class StateStore(Protocol):
         """Keep only ``source``'s newest ``keep`` entries; returns how many went."""
         ...
 
-    def newest_web(self, feed: str | None) -> Iterator[WebEntry]:
-        """The web entries of ``feed`` (of every feed with None), newest first (lazy)."""
+    def newest_web(self, sources: Sequence[str] | None) -> Iterator[WebEntry]:
+        """The web entries of ``sources`` (of every source with None), newest first
+        (lazy)."""
         ...
 
     def labels(self) -> tuple[list[str], list[str]]:
@@ -389,7 +396,12 @@ class StateStore(Protocol):
     # runs and transactions
     def changed(self) -> bool:
         """Whether anything the feeds are made of (seeds, entries, web entries, what
-        enrich found) changed since the store was opened."""
+        enrich found) changed through this store since it was opened or committed."""
+        ...
+
+    def generation(self) -> int:
+        """A number that changes with every committed change of what the feeds are made
+        of, by whichever process (counting this one's pending changes)."""
         ...
 
     def outputs(self) -> OutputsRecord | None:
@@ -450,7 +462,7 @@ _WINNER = """
 s.ok = 1 AND NOT EXISTS (
     SELECT 1 FROM seeds AS t
     WHERE t.entry_id = s.entry_id AND t.ok = 1
-      AND (t.first_seen < s.first_seen OR (t.first_seen = s.first_seen AND t.path < s.path)))
+      AND (t.known_ns, t.first_seen, t.path) < (s.known_ns, s.first_seen, s.path))
 """
 # Keep the dates of the entry a leaving seed publishes.
 _REMEMBER = f"""
@@ -472,7 +484,8 @@ ON CONFLICT (entry_id) DO UPDATE SET
         -- the same, or not known yet (set_entry_hash decides when readers get it)
         WHEN excluded.entry_hash IN (entries.entry_hash, x'') THEN entries.updated
         ELSE max(
-            CASE WHEN excluded.updated > entries.updated THEN excluded.updated ELSE :now END,
+            CASE WHEN excluded.updated > entries.updated THEN excluded.updated
+                 ELSE max(:now, entries.updated + 1) END,
             CASE WHEN excluded.dated THEN excluded.published ELSE entries.published END)
         END,
     entry_hash = CASE
@@ -552,8 +565,16 @@ class SQLiteStore:
         self._db.execute("ALTER TABLE seeds ADD COLUMN link TEXT NOT NULL DEFAULT ''")
         self._db.execute("ALTER TABLE seeds ADD COLUMN dated INTEGER NOT NULL DEFAULT 0")
         self._db.execute("ALTER TABLE seeds ADD COLUMN problem TEXT")
+        self._db.execute("ALTER TABLE seeds ADD COLUMN known_ns INTEGER NOT NULL DEFAULT 0")
         self._db.execute("ALTER TABLE seeds ADD COLUMN authors TEXT NOT NULL DEFAULT ''")
         self._db.execute("ALTER TABLE seeds ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
+        self._db.execute("DROP INDEX IF EXISTS seeds_by_entry")
+        # v1 chose among duplicates by first sight; the rows say what each one learns
+        # from a head-only read (link, date stated, tags) at the next scan, not an edit
+        # (digest x'': see scan.refresh).
+        self._db.execute(
+            "UPDATE seeds SET known_ns = first_seen * 1000000000, digest = x'', scanned_ns = 0"
+        )
         rows = self._db.execute(
             "SELECT key, url, etag, last_modified, failures, next_fetch, last_success,"
             " last_error, disabled FROM fetch_state"
@@ -635,13 +656,22 @@ class SQLiteStore:
         self._leaving([(seed.path,) for seed in seeds])
         self._db.executemany(
             "INSERT INTO seeds (path, size, mtime_ns, scanned_ns, digest, entry_id,"
-            " entry_hash, first_seen, published, updated, ok, problem)"
-            " VALUES (?, ?, ?, ?, ?, '', x'', ?, 0, 0, 0, ?)"
+            " entry_hash, first_seen, published, updated, ok, problem, known_ns)"
+            " VALUES (?, ?, ?, ?, ?, '', x'', ?, 0, 0, 0, ?, ?)"
             " ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
             " mtime_ns = excluded.mtime_ns, scanned_ns = excluded.scanned_ns,"
             " digest = excluded.digest, ok = 0, problem = excluded.problem",
             [
-                (s.path, s.size, s.mtime_ns, s.scanned_ns, s.digest, s.mtime_ns // 10**9, s.problem)
+                (
+                    s.path,
+                    s.size,
+                    s.mtime_ns,
+                    s.scanned_ns,
+                    s.digest,
+                    s.mtime_ns // 10**9,
+                    s.problem,
+                    s.scanned_ns,
+                )
                 for s in seeds
             ],
         )
@@ -737,7 +767,8 @@ class SQLiteStore:
             SELECT path, first_path, scanned_ns FROM (
                 SELECT path, scanned_ns,
                        first_value(path) OVER (
-                           PARTITION BY entry_id ORDER BY first_seen, path) AS first_path
+                           PARTITION BY entry_id ORDER BY known_ns, first_seen, path
+                       ) AS first_path
                 FROM seeds
                 WHERE ok = 1 AND entry_id IN (
                     SELECT entry_id FROM seeds WHERE ok = 1 {where}
@@ -758,7 +789,7 @@ class SQLiteStore:
                 return int(row[0])
         row = self._db.execute(
             "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM seeds"
-            " INDEXED BY seeds_by_entry WHERE ok = 1 GROUP BY entry_id HAVING n > 1)"
+            " INDEXED BY seeds_by_entry_known WHERE ok = 1 GROUP BY entry_id HAVING n > 1)"
         ).fetchone()
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('duplicates', ?)", (str(row[0]),))
         return int(row[0])
@@ -779,8 +810,7 @@ class SQLiteStore:
             WHERE s.ok = 1 {match.format("s")} AND NOT EXISTS (
                 SELECT 1 FROM seeds AS t
                 WHERE t.entry_id = s.entry_id AND t.ok = 1 {match.format("t")}
-                  AND (t.first_seen < s.first_seen
-                       OR (t.first_seen = s.first_seen AND t.path < s.path)))
+                  AND (t.known_ns, t.first_seen, t.path) < (s.known_ns, s.first_seen, s.path))
             ORDER BY s.published DESC, s.entry_id
         """
         for row in self._db.execute(query):
@@ -944,11 +974,17 @@ class SQLiteStore:
             )
         )
 
-    def newest_web(self, feed: str | None) -> Iterator[WebEntry]:
-        """The web entries of ``feed`` (of every feed with None), newest first (lazy)."""
-        where = "WHERE instr(feeds, ?) > 0" if feed is not None else ""
+    def newest_web(self, sources: Sequence[str] | None) -> Iterator[WebEntry]:
+        """The web entries of ``sources`` (of every source with None), newest first
+        (lazy). Which sources fill a feed is read from their files at each run, not
+        stored: a source that changes its ``feed`` takes its entries along."""
+        if sources is not None and not sources:
+            return
+        where = ""
+        if sources is not None:
+            where = f"WHERE source IN ({', '.join('?' * len(sources))})"
         query = f"SELECT {_WEB_COLUMNS} FROM web_entries {where} ORDER BY published DESC, id"
-        for row in self._db.execute(query, (f" {feed} ",) if feed is not None else ()):
+        for row in self._db.execute(query, tuple(sources or ())):
             yield _web_entry(row)
 
     def labels(self) -> tuple[list[str], list[str]]:
@@ -974,8 +1010,14 @@ class SQLiteStore:
 
     def changed(self) -> bool:
         """Whether anything the feeds are made of (seeds, entries, web entries, what
-        enrich found) changed since the store was opened."""
+        enrich found) changed through this store since it was opened or committed."""
         return self._changed
+
+    def generation(self) -> int:
+        """A number that changes with every committed change of what the feeds are made
+        of, by whichever process (counting this one's pending changes)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return (int(row[0]) if row else 0) + int(self._changed)
 
     def outputs(self) -> OutputsRecord | None:
         """What the last outputs written were made from, and what they held."""
@@ -985,7 +1027,8 @@ class SQLiteStore:
         try:
             raw = json.loads(row[0])
             entries = {str(name): int(count) for name, count in raw["entries"].items()}
-            return OutputsRecord(str(raw["key"]), entries, int(raw["articles"]))
+            generation = int(raw.get("generation", -1))
+            return OutputsRecord(str(raw["key"]), entries, int(raw["articles"]), generation)
         except (ValueError, TypeError, AttributeError, KeyError):
             return None
 
@@ -1017,6 +1060,12 @@ class SQLiteStore:
 
     def commit(self) -> None:
         """Make this run's changes durable and start a new transaction."""
+        if self._changed:  # other processes learn that what feeds are made of changed
+            self._db.execute(
+                "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT (key)"
+                " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+            self._changed = False
         self._db.execute("COMMIT")
         self._db.execute("BEGIN")
 
