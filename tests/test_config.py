@@ -285,3 +285,17 @@ class TestParseConfig:
         assert issubclass(ConfigError, Exception)
         with pytest.raises(ConfigError):
             parse_config({"site": {"title": "T"}}, Path("/nowhere/config.toml"))
+
+
+def test_settings_built_in_code_are_checked_like_a_file() -> None:
+    from seedfeed.config import FetchSettings, PublishSettings, ScheduleSettings, SiteSettings
+
+    for build, said in [
+        (lambda: PublishSettings(max_entries="50"), "publish.max_entries must be an integer"),  # type: ignore[arg-type]
+        (lambda: PublishSettings(max_entries=True), "publish.max_entries must be an integer"),
+        (lambda: SiteSettings(title=5, base_url="http://x/"), "site.title must be a string"),  # type: ignore[arg-type]
+        (lambda: FetchSettings(max_bytes=float("inf")), "fetch.max_bytes must be a finite"),  # type: ignore[arg-type]
+        (lambda: ScheduleSettings(jitter=float("nan")), "schedule.jitter must be a finite"),  # type: ignore[arg-type]
+    ]:
+        with pytest.raises(ConfigError, match=said):
+            build()

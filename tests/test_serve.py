@@ -602,3 +602,19 @@ def test_tag_and_author_folders_are_served_and_nothing_else(site: Site) -> None:
         "/tag/a/b.atom.xml",
     ):
         assert request(site, path)[0] == 404, path
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"Host: x\r\nContent-Length : %d\r\n",  # a space before the colon
+        b"Host: x\r\nX-Junk\r\nContent-Length: %d\r\n",  # a line without a colon first
+    ],
+    ids=["space-before-colon", "line-without-colon"],
+)
+def test_headers_the_parser_cannot_read_are_400(site: Site, headers: bytes) -> None:
+    # The stdlib stops reading headers at such a line: its Content-Length would be lost
+    # and the body read as the next request.
+    first = b"POST /all.atom.xml HTTP/1.1\r\n" + headers % len(SMUGGLED) + b"\r\n"
+    responses = exchange(site, first + SMUGGLED + FOLLOW_UP)
+    assert [status for status, _, _ in responses] == [400]

@@ -429,3 +429,175 @@ def test_extract_takes_an_upper_case_scheme(tmp_path: Path, httpserver: HTTPServ
     done = run_subprocess(["extract", url, "--allow-private"], tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("title:   Upper\n")
+
+
+# --- found in review -------------------------------------------------------------------------
+
+
+def test_a_late_older_copy_does_not_take_the_entry_over(tmp_path: Path) -> None:
+    """A clip synced late from another device, its file dated a week back: the entry
+    keeps the seed that was known first, and its dates; the copy is a duplicate."""
+    now = int(time.time())
+    config = make_project(
+        tmp_path, {"today.txt": seed_text("Story", "Today.", link=LINK)}, mtime=now - 60
+    )
+    run_publish(config)
+    write_seed(
+        tmp_path / "seeds",
+        "laptop.txt",
+        seed_text("Story (laptop)", "Old.", link=LINK),
+        now - 7 * 86_400,
+    )
+    result = invoke(["publish", "-c", str(config)])
+    assert "warning: laptop.txt: same article as today.txt; published once" in result.stderr
+    entry = atom_entry(tmp_path / "feeds" / "all.atom.xml", "Story")
+    assert atom_date(entry, "published") == now - 60
+
+
+def test_a_date_in_the_future_is_dated_now(tmp_path: Path) -> None:
+    seed = seed_text("Forever on top", link=LINK, published="9999-01-01")
+    config = make_project(tmp_path, {"f.txt": seed})
+    run_publish(config)
+    entry = atom_entry(tmp_path / "feeds" / "all.atom.xml", "Forever on top")
+    assert atom_date(entry, "published") <= time.time() + 1
+    assert atom_date(entry, "updated") <= time.time() + 1
+
+
+def test_a_change_made_by_another_process_is_rendered(tmp_path: Path) -> None:
+    """The outputs are rendered again when another process changed the store, even when
+    this run changed nothing itself."""
+    from seedfeed.store import SQLiteStore
+
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha"), "b.txt": seed_text("Beta")})
+    run_publish(config)
+    with SQLiteStore(tmp_path / ".seedfeed") as store:  # e.g. a broken seed found elsewhere
+        from seedfeed.store import BrokenSeed
+
+        record = store.seed("b.txt")
+        assert record is not None
+        store.put_broken(
+            [
+                BrokenSeed(
+                    "b.txt", record.size, record.mtime_ns, record.scanned_ns, record.digest, "x"
+                )
+            ]
+        )
+        store.commit()
+    again = run_publish(config)
+    assert "all.atom.xml" in again.written
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Alpha"]
+
+
+def test_a_seed_broken_while_rendering_lets_its_copy_take_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seedfeed.choose
+
+    config = make_project(
+        tmp_path,
+        {"a.txt": seed_text("First clip", link=LINK), "b.txt": seed_text("Second clip", link=LINK)},
+    )
+    run_publish(config)
+    real = seedfeed.choose.read_seed_data
+
+    def refuse_a(rel: str, *args: object, **kwargs: object) -> object:
+        if rel == "a.txt":
+            raise seedfeed.choose.SeedError("took more than 5 s to read (hostile or broken)")
+        return real(rel, *args, **kwargs)  # type: ignore[arg-type]
+
+    (tmp_path / "feeds" / "all.rss.xml").unlink()  # so that this run renders
+    with monkeypatch.context() as patch:
+        patch.setattr(seedfeed.choose, "read_seed_data", refuse_a)
+        run_publish(config)
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Second clip"]
+    assert run_publish(config).written == []  # and it stays so
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Second clip"]
+
+
+def test_a_read_error_while_rendering_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seedfeed.choose
+
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha"), "b.txt": seed_text("Beta")})
+    run_publish(config)
+    real = seedfeed.choose.read_bytes
+
+    def eio(path: str, *args: object, **kwargs: object) -> bytes:
+        if path.endswith("a.txt"):
+            raise seedfeed.choose.SeedError("cannot read: Input/output error")
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    (tmp_path / "feeds" / "all.rss.xml").unlink()
+    with monkeypatch.context() as patch:
+        patch.setattr(seedfeed.choose, "read_bytes", eio)
+        assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Beta", "Alpha"]
+        run_publish(config)
+        assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Beta"]
+    (tmp_path / "feeds" / "all.rss.xml").unlink()
+    run_publish(config)  # the disk is fine again
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Beta", "Alpha"]
+
+
+def test_an_older_stores_seeds_learn_their_heads_without_an_edit(tmp_path: Path) -> None:
+    config = make_project(
+        tmp_path, {"a.txt": seed_text("Dated", link=LINK, published="2020-01-15")}
+    )
+    run_publish(config)
+    feed = tmp_path / "feeds" / "all.atom.xml"
+    before = (
+        atom_date(atom_entry(feed, "Dated"), "published"),
+        atom_date(atom_entry(feed, "Dated"), "updated"),
+    )
+    # What the v1 migration leaves: the row must be read again, and knows no date, link.
+    with sqlite3.connect(tmp_path / ".seedfeed" / "state.sqlite3") as db:
+        db.execute("UPDATE seeds SET digest = x'', scanned_ns = 0, dated = 0, link = ''")
+    feed.unlink()
+    report = run_publish(config)
+    assert report.parsed == 0  # learned, not edited
+    assert _store_rows(tmp_path, "SELECT dated, link FROM seeds") == [(1, LINK)]
+    assert (
+        atom_date(atom_entry(feed, "Dated"), "published"),
+        atom_date(atom_entry(feed, "Dated"), "updated"),
+    ) == before
+
+
+def test_a_budget_interrupted_on_its_way_out_leaves_none_behind() -> None:
+    """The watchdog's exception may land as a block ends: the next block still gets its
+    own budget."""
+    watchdog = seedfeed.budget._current()
+    tid = threading.get_ident()
+    with watchdog.lock:
+        watchdog.slots[tid] = [time.monotonic() - 1, True]  # what such an exit leaves
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded), time_limit(0.2):
+        while True:
+            pass
+    assert time.monotonic() - started < 30
+    assert tid not in watchdog.slots
+
+
+def test_a_source_takes_its_entries_to_the_feeds_it_names_now(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>City</title>'
+        "<item><title>City budget passes</title><link>https://city.example.org/b</link>"
+        "<pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate><description>Text.</description>"
+        "</item></channel></rss>"
+    )
+    httpserver.expect_request("/feed").respond_with_data(feed, content_type="application/rss+xml")
+    config = make_project(
+        tmp_path, {"a.txt": seed_text("A seed")}, extra_config="[fetch]\nallow_private = true\n"
+    )
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "city.toml").write_text(f'url = "{httpserver.url_for("/feed")}"\nkind = "feed"\n')
+    run_publish(config)
+    assert "City budget passes" in atom_titles(tmp_path / "feeds" / "all.atom.xml")
+    (sources / "city.toml").write_text(
+        f'url = "{httpserver.url_for("/feed")}"\nkind = "feed"\nfeed = ["city"]\n'
+    )
+    run_publish(config)
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["A seed"]
+    assert atom_titles(tmp_path / "feeds" / "city.atom.xml") == ["City budget passes"]
