@@ -24,11 +24,19 @@ scored by token-level precision, recall and F1 (bags of lower-cased ``\\w+`` tok
 averaged over pages; time is per page, the best of ``--repeat`` runs.
 
 Candidates are measured when installed: the old bs4 heuristic and what ``seedfeed``
-ships always; readability-lxml (a dependency) with and without the chrome cut that
-``seedfeed.web.extract`` applies first; trafilatura in several configurations after
-``pip install trafilatura`` (not a dependency: it lost this measurement).
+ships always; readability-lxml (``pip install readability-lxml``, the extractor before);
+trafilatura in several configurations. Generated pages flatter: they ranked readability
+first, real pages reverse that.
 
-Usage: ``python bench/bench_extract.py [--repeat 3] [--by-layout] [--show NAME]``
+With ``../shared/extract-dev`` beside the clone, two public sets of real pages are scored
+too, one line each (``real_pages.py``): the trafilatura evaluation set (snippet F1, their
+scorer) and Mozilla Readability's test pages (title, author, published day, body F1
+against Readability.js), with the median milliseconds per page of extraction and
+normalization. ``--real-only`` skips the generated pages; ``--real seedfeed trafilatura
+readability-lxml`` compares; ``--misses`` lists what each page missed.
+
+Usage: ``python bench/bench_extract.py [--repeat 3] [--by-layout] [--show NAME] [--real-only]
+[--real NAME ...] [--jobs N] [--misses]``
 """
 
 from __future__ import annotations
@@ -623,36 +631,20 @@ def _seedfeed(page: Page) -> str:
     return _text(article_from_html(page.html, origin=page.url, url=page.url).content_html)
 
 
-def _strip_chrome(html: str) -> str:
-    """``html`` without code and declared chrome, as seedfeed cuts it before readability,
-    re-serialized for the other extractors; ``""`` if unparsable."""
-    import lxml.html
-
-    from seedfeed.web.extract import _cut_chrome, _parse
-
-    root = _parse(html)
-    if root is None:
-        return ""
-    _cut_chrome(root)
-    return str(lxml.html.tostring(root, encoding="unicode"))
-
-
-def _readability(strip: bool = False) -> Extractor:
+def _readability() -> Extractor:
     def run(page: Page) -> str:
         from readability import Document
 
-        source = _strip_chrome(page.html) if strip else page.html
-        return _text(Document(source, url=page.url).summary(html_partial=True))
+        return _text(Document(page.html, url=page.url).summary(html_partial=True))
 
     return run
 
 
-def _trafilatura(strip: bool = False, **options: object) -> Extractor:
+def _trafilatura(**options: object) -> Extractor:
     def run(page: Page) -> str:
         import trafilatura
 
-        source = _strip_chrome(page.html) if strip else page.html
-        out = trafilatura.extract(source, url=page.url, **options) or ""  # type: ignore[arg-type]
+        out = trafilatura.extract(page.html, url=page.url, **options) or ""  # type: ignore[arg-type]
         if options.get("output_format", "txt") in ("html", "xml"):
             return _text(out)
         return out
@@ -665,7 +657,6 @@ def extractors() -> dict[str, Extractor]:
     found: dict[str, Extractor] = {"bs4 heuristic (old)": _heuristic}
     if importlib.util.find_spec("readability"):
         found["readability-lxml"] = _readability()
-        found["readability, chrome cut"] = _readability(strip=True)
     if importlib.util.find_spec("trafilatura"):
         html_opts = {"output_format": "html", "include_links": True, "include_images": True}
         found |= {
@@ -680,9 +671,6 @@ def extractors() -> dict[str, Extractor]:
                 include_comments=False, favor_recall=True, **html_opts
             ),
             "traf html, fast": _trafilatura(include_comments=False, fast=True, **html_opts),
-            "traf html, prec, chrome cut": _trafilatura(
-                strip=True, include_comments=False, favor_precision=True, **html_opts
-            ),
         }
     found["seedfeed article_from_html"] = _seedfeed
     return found
@@ -742,7 +730,7 @@ def _decoded(data: bytes) -> str:
 
 def seedfeed_real(data: bytes, url: str) -> Extracted:
     """What a feed shows of the page: ``article_from_html`` + ``to_entry``, timed."""
-    from seedfeed.normalize import html_to_plain, to_entry
+    from seedfeed.normalize import clean_text, html_to_plain, to_entry
     from seedfeed.web.extract import article_from_html
 
     html = _decoded(data)
@@ -750,9 +738,9 @@ def seedfeed_real(data: bytes, url: str) -> Extracted:
     article = article_from_html(html, origin=url, url=url)
     entry, _ = to_entry(article, datetime(2000, 1, 1, tzinfo=UTC))
     ms = (time.perf_counter() - started) * 1000
-    return Extracted(
-        html_to_plain(entry.content_html), entry.title, entry.authors, article.published, ms
-    )
+    # The title the page gives (to_entry makes one from the text when it gives none).
+    title = clean_text(article.title)
+    return Extracted(html_to_plain(entry.content_html), title, entry.authors, article.published, ms)
 
 
 def trafilatura_real(data: bytes, url: str) -> Extracted:
@@ -830,13 +818,13 @@ def real_pages(names: list[str], workers: int, misses: bool) -> list[str]:
         )
         lines.append(
             f"{name:17} readability ({meta.pages} pages): title exact {meta.titles}/"
-            f"{meta.pages}, author found {meta.authors}/{meta.with_byline}, published day "
+            f"{meta.pages} ({meta.titles_suffix} but for a site-name suffix), "
+            f"author found {meta.authors}/{meta.with_byline}, published day "
             f"right {meta.days}/{meta.with_date}, body F1 {statistics.mean(meta.body_f1):.3f}; "
             f"median {statistics.median([o.ms for o in meta_outs]):.1f} ms/page"
         )
         lines.append(
-            f"{name:17} both sets: median {statistics.median(ms):.1f} ms/page, "
-            f"p95 {p95(ms):.1f} ms"
+            f"{name:17} both sets: median {statistics.median(ms):.1f} ms/page, p95 {p95(ms):.1f} ms"
         )
     return lines
 

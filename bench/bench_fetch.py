@@ -433,7 +433,7 @@ _SOURCES_LINE = re.compile(
     r" fetched, (?P<not_modified>\d+) not modified, (?P<failed>\d+) failed;"
     r" (?P<new>\d+) new and (?P<updated>\d+) updated entries"
 )
-_PUBLISHED_LINE = re.compile(r"published (?P<entries>\d+) entries")
+_PUBLISHED_LINE = re.compile(r"published (?P<entries>[\d,]+) (?:entries|articles?)\b")
 
 
 def summary(stderr: str) -> dict[str, int]:
@@ -441,7 +441,7 @@ def summary(stderr: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for pattern in (_SOURCES_LINE, _PUBLISHED_LINE):
         if match := pattern.search(stderr):
-            counts.update({k: int(v) for k, v in match.groupdict().items()})
+            counts.update({k: int(v.replace(",", "")) for k, v in match.groupdict().items()})
     return counts
 
 

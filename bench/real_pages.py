@@ -93,6 +93,7 @@ class MetaScore:
 
     pages: int = 0
     titles: int = 0
+    titles_suffix: int = 0  # exact, or exact but for a trailing " | Site name"
     with_byline: int = 0
     authors: int = 0
     with_date: int = 0
@@ -112,6 +113,10 @@ class MetaScore:
         self.pages += 1
         if same_title(title, case.title):
             self.titles += 1
+            self.titles_suffix += 1
+        elif same_title(title, without_suffix(case.title)):
+            self.titles_suffix += 1
+            self.misses.append(f"{case.name}: title suffix: {title!r} vs {case.title!r}")
         else:
             self.misses.append(f"{case.name}: title: {title!r} vs {case.title!r}")
         if case.byline.strip():
@@ -141,9 +146,12 @@ def _loose(text: str) -> str:
 
 def same_title(got: str, expected: str) -> bool:
     """The title exactly, whitespace and Unicode normalization aside."""
-    return norm(unicodedata.normalize("NFKC", got)) == norm(
-        unicodedata.normalize("NFKC", expected)
-    )
+    return norm(unicodedata.normalize("NFKC", got)) == norm(unicodedata.normalize("NFKC", expected))
+
+
+def without_suffix(title: str) -> str:
+    """``title`` without its last " | part" (" - ", " · " and dashes too)."""
+    return re.split(r"\s+[|\-\u2013—·:]\s+(?=[^|\-\u2013—·:]*$)", title)[0]
 
 
 def author_found(authors: list[str], byline: str) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from helpers import invoke, make_project, parse_feed, run_publish
+from seedfeed.normalize import canonical_url
 from seedfeed.seeds import parse_clipped
 
 PAGE = """<html><head><title>Harbour ferry returns | Coast News</title>
@@ -52,14 +53,38 @@ def test_clip_round_trip(tmp_path: Path, httpserver: HTTPServer) -> None:
     assert entry.summary.startswith("Why it matters: The crossing cuts")
 
     again = invoke(["clip", url, "-c", str(config), "--allow-private"])
-    assert Path(again.stdout.strip()).name == "harbour-ferry-returns-2.txt"  # never overwrites
+    assert again.exit_code == 0 and again.stdout == ""
+    assert "clipped already as" in again.stderr and "nothing written" in again.stderr
+    forced = invoke(["clip", url, "-c", str(config), "--allow-private", "--force"])
+    assert Path(forced.stdout.strip()).name == "harbour-ferry-returns-2.txt"  # never overwrites
 
 
-def test_clip_failures(tmp_path: Path, httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/gone").respond_with_data("no", status=404)
+def test_clip_keeps_what_extract_shows(tmp_path: Path, httpserver: HTTPServer) -> None:
+    ld = {"@type": "NewsArticle", "headline": "Harbour ferry returns",
+          "author": [{"@type": "Person", "name": "Ines Costa"},
+                     {"@type": "Person", "name": "https://coast.example/staff/joao"},
+                     {"@type": "Person", "name": "By Joao Silva, Coast News Staff Writer"}],
+          "datePublished": "2026-11-21T08:30:00+01:00"}  # fmt: skip
+    httpserver.expect_request("/ferry").respond_with_data(
+        PAGE.format(ld=json.dumps(ld)), content_type="text/html; charset=utf-8"
+    )
     config = make_project(tmp_path)
-    result = invoke(["clip", httpserver.url_for("/gone"), "-c", str(config), "--allow-private"])
-    assert result.exit_code == 1 and "HTTP 404" in result.stderr
-    refused = invoke(["clip", httpserver.url_for("/gone"), "-c", str(config)])
-    assert refused.exit_code == 1 and "refused" in refused.stderr
-    assert list((tmp_path / "seeds").iterdir()) == []
+    url = httpserver.url_for("/ferry")
+    shown = invoke(["extract", url, "--allow-private"])
+    assert shown.exit_code == 0, shown.output
+    result = invoke(["clip", url, "-c", str(config), "--allow-private"])
+    seed = Path(result.stdout.strip())
+    text = seed.read_text(encoding="utf-8")
+    assert "By " not in text and "https://coast.example/staff" not in text
+
+    article = parse_clipped(text, seed.name)
+    fields = dict(line.split(":", 1) for line in shown.stdout.splitlines()[:5])
+    assert article.title == fields["title"].strip()
+    assert ", ".join(article.authors) == fields["author"].strip() == "Ines Costa, Joao Silva"
+    assert article.published is not None
+    assert article.published.isoformat() == fields["date"].strip() == "2026-11-21T07:30:00+00:00"
+    assert canonical_url(article.link) == fields["link"].strip() == url
+    body = [line for line in shown.stdout.split("\n\n", 1)[1].splitlines() if line.strip()]
+    assert len(body) >= 4
+    seed_text = " ".join(text.split())
+    assert all(" ".join(line.split()) in seed_text for line in body)

@@ -389,3 +389,75 @@ def test_enriched_date_survives_an_edit(tmp_path: Path, httpserver: HTTPServer) 
     seed.write_text(seed_text("Seed, edited", link=httpserver.url_for("/p")))
     run_publish(config)
     assert parse_feed(feed).entries[0].published.startswith("2020-09-13")
+
+
+def test_a_page_named_by_two_sources_is_fetched_once(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    links = "".join(f"<h2><a href='/s{i}'>Story {i}</a></h2>" for i in range(3))
+    httpserver.expect_request("/list").respond_with_data(
+        f"<html><body><main>{links}</main></body></html>", content_type="text/html"
+    )
+    items = "".join(
+        f"<item><title>Story {i}</title><link>{httpserver.url_for(f'/s{i}')}</link></item>"
+        for i in range(3)
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>',
+        content_type="application/rss+xml",
+    )
+    for i in range(3):
+        httpserver.expect_request(f"/s{i}").respond_with_data(
+            page(f"Story {i}", f"Text {i}."), content_type="text/html"
+        )
+    config = project(
+        tmp_path,
+        {
+            "listing.toml": f'url = "{httpserver.url_for("/list")}"\nkind = "listing"\n'
+            'feed = "listing"\n',
+            "feed.toml": f'url = "{httpserver.url_for("/feed.xml")}"\nkind = "feed"\n'
+            'full_text = true\nfeed = "full"\n',
+        },
+    )
+    run_publish(config)
+    assert [requests_to(httpserver, f"/s{i}") for i in range(3)] == [1, 1, 1]
+    for feed in ("listing", "full"):  # each source still has every entry
+        titles = sorted(
+            e.title for e in parse_feed(tmp_path / "feeds" / f"{feed}.atom.xml").entries
+        )
+        assert titles == ["Story 0", "Story 1", "Story 2"]
+
+
+def test_parallel_and_serial_extraction_give_the_same_articles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from seedfeed import harvest
+    from seedfeed.web.fetch import FetchResult, Validators
+
+    def result(i: int) -> tuple[str, FetchResult]:
+        url = f"https://example.org/{i}"
+        text = page(f"Story {i}", f"Text {i}.")
+        return url, FetchResult(url, url, 200, False, text.encode(), text, "text/html", "utf-8",
+                                Validators(None, None), None)  # fmt: skip
+
+    fetched = [result(i) for i in range(6)]
+    monkeypatch.setattr(harvest, "PARALLEL_PAGES", 1000)
+    with harvest._extractors(len(fetched)) as extract:
+        serial = list(extract(fetched))
+    monkeypatch.setattr(harvest, "PARALLEL_PAGES", 2)
+    monkeypatch.setattr(harvest, "parse_workers", lambda: 2)
+    with harvest._extractors(len(fetched)) as extract:
+        parallel = list(extract(fetched))
+    assert parallel == serial
+    assert [article.title for _, article in serial if article] == [f"Story {i}" for i in range(6)]
+
+
+def test_extraction_past_its_budget_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from seedfeed import harvest
+    from seedfeed.budget import BudgetExceeded
+
+    def slow(*args: object, **kwargs: object) -> None:
+        raise BudgetExceeded
+
+    monkeypatch.setattr("seedfeed.web.extract.article_from_html", slow)
+    assert harvest.extract_page("<p>x</p>", "https://example.org/") is None

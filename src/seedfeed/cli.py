@@ -362,9 +362,9 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
     from datetime import UTC, datetime
 
     from .config import FetchSettings
+    from .harvest import extract_page
     from .normalize import html_to_plain, to_entry
     from .seeds import SeedError, read_bytes
-    from .web.extract import article_from_html
     from .web.fetch import Fetcher, decode_body
 
     if urlsplit(target).scheme.lower() in ("http", "https"):
@@ -382,7 +382,9 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
         except SeedError as exc:
             raise UsageError(f"{target}: {exc}") from None
         text, _charset = decode_body(data, None)
-    article = article_from_html(text, origin=url or target, url=url)
+    article = extract_page(text, url, origin=url or target)
+    if article is None:
+        raise CommandError(f"{url or target}: the page took too long to read (hostile or broken)")
     entry, warnings = to_entry(article, datetime.now(UTC).replace(microsecond=0))
     for message in warnings:
         log.warning("%s: %s", url or target, message)
@@ -400,25 +402,40 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
 @click.argument("url")
 @config_option
 @click.option("--allow-private", is_flag=True, help="Allow addresses on this machine's networks.")
+@click.option("--force", is_flag=True, help="Clip a page that is clipped already.")
 @verbosity
-def clip_cmd(url: str, config_path: Path | None, allow_private: bool) -> None:
+def clip_cmd(url: str, config_path: Path | None, allow_private: bool, force: bool) -> None:
     """Save a web page as a new seed in seeds/ (the clipped-article format)."""
-    from .clip import clip_text, seed_path, write_seed
+    from .clip import clip_text, clipped_already, seed_path, write_seed
     from .config import with_fetch
-    from .web.extract import article_from_html, page_text
+    from .harvest import extract_page
+    from .normalize import LinkError, canonical_url
+    from .web.extract import plain_text
     from .web.fetch import Fetcher
 
     config = _load(config_path)
     if allow_private:
         config = with_fetch(config, allow_private=True)
+    if not force and (known := clipped_already(config.paths.seeds, url)):
+        err.print(f"{url}: clipped already as {known}; nothing written (--force clips it again)")
+        return
     with Fetcher(config.fetch) as fetcher:
         result = fetcher.fetch(url)
-    article = article_from_html(result.text, origin=url, url=result.final_url)
-    body = page_text(result.text, result.final_url)
+    article = extract_page(result.text, result.final_url)
+    if article is None:
+        raise CommandError(f"{url}: the page took too long to read (hostile or broken)")
+    body = plain_text(article.content_html)
     if not body.strip():
         raise CommandError(f"{url}: no article text found on the page")
+    try:  # the link extract shows: the page's canonical one
+        link = canonical_url(article.link or result.final_url)
+    except LinkError:
+        link = result.final_url
+    if not force and (known := clipped_already(config.paths.seeds, link, result.final_url)):
+        err.print(f"{url}: clipped already as {known}; nothing written (--force clips it again)")
+        return
     path = seed_path(config.paths.seeds, article.title or url)
-    write_seed(path, clip_text(article, body, article.link or result.final_url))
+    write_seed(path, clip_text(article, body, link))
     click.echo(str(path))
 
 

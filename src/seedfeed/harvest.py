@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import html
 import logging
+import multiprocessing
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from .budget import PARSE_SECONDS, BudgetExceeded, time_limit
 from .config import Config
 from .dates import from_timestamp
 from .model import Article, Entry
 from .normalize import content_hash, to_entry
+from .scan import _die_with_parent, parse_workers
 from .sources import Source, SourceError, kept_sources
 from .store import Enrichment, FetchState, StateStore, WebEntry
 from .web.fetch import Fetcher, FetchError, FetchResult, Validators, next_retry
@@ -96,8 +101,9 @@ def _using(fetcher: Fetcher | None, config: Config) -> Iterator[Fetcher]:
         yield own
 
 
-# The article pages a run still has to read: (source name, link) -> who announced it.
-_Pages = dict[tuple[str, str], tuple[Source, FetchState]]
+# The article pages a run still has to read: link -> the sources that announced it (a
+# page named by a listing and by the feed of the same site is fetched once).
+_Pages = dict[str, list[tuple[Source, FetchState]]]
 
 
 def _fetch_documents(
@@ -127,8 +133,10 @@ def _fetch_documents(
             continue
         run.fetched += 1
         try:
-            for link in _read_document(source, outcome, store, run, now):
-                pages.setdefault((source.name, link), (source, state))
+            for link in _read_document(source, outcome, store, run, now, warn):
+                announcers = pages.setdefault(link, [])
+                if all(known.name != source.name for known, _ in announcers):
+                    announcers.append((source, state))
         except SourceError as exc:
             # A failure like any other: it backs off, shows in `status`, and the
             # validators go, or the next run's 304 would hide the problem.
@@ -141,24 +149,106 @@ def _fetch_documents(
 def _fetch_pages(
     fetcher: Fetcher, store: StateStore, pages: _Pages, run: SourceRun, now: float, warn: Warn
 ) -> None:
-    """Fetch the announced article pages and save their entries."""
-    jobs = [((source, state, url), url, None) for (_, url), (source, state) in pages.items()]
-    for (source, state, url), outcome in fetcher.fetch_many(jobs):
-        if isinstance(outcome, FetchError):
-            warn(url, f"{outcome.reason} (announced by {state.url}; tried again next run)")
-            run.failed += 1
-            # Forget the announcing page's validators, so that the next run reads it
-            # again instead of getting a 304 and never retrying this article.
-            state.etag = state.last_modified = None
-            store.put_fetch_state(state)
-            continue
-        run.pages += 1
-        article = _page_article(outcome)
-        if not (article.title or article.content_html.strip()):
-            warn(url, "page with no title and no text; not published")
-            continue
-        # Kept under the link as announced: a redirect must not make it look new.
-        _save(source, article, url, store, run, now)
+    """Fetch the announced article pages, each once however many sources announced it,
+    extract each once (in worker processes when there are many) and save its entry for
+    every source that announced it."""
+    jobs = [(url, url, None) for url in pages]
+
+    def fetched() -> Iterator[tuple[str, FetchResult]]:
+        for url, outcome in fetcher.fetch_many(jobs):
+            if isinstance(outcome, FetchError):
+                _failed_page(url, outcome, pages[url], store, run, warn)
+            else:
+                yield url, outcome
+
+    with _extractors(len(jobs)) as extract:
+        for url, article in extract(fetched()):
+            run.pages += 1
+            if article is None:
+                warn(url, f"took more than {PARSE_SECONDS:g} s to extract; not published")
+                continue
+            if not (article.title or article.content_html.strip()):
+                warn(url, "page with no title and no text; not published")
+                continue
+            for source, _state in pages[url]:
+                # Kept under the link as announced: a redirect must not make it look new.
+                # A copy each: _save sets the source's default author.
+                _save(source, replace(article, authors=list(article.authors)), url, store, run, now)
+
+
+def _failed_page(
+    url: str,
+    outcome: FetchError,
+    announcers: list[tuple[Source, FetchState]],
+    store: StateStore,
+    run: SourceRun,
+    warn: Warn,
+) -> None:
+    """A page that could not be fetched: one warning, and every page that announced it
+    is read again next run."""
+    announced_by = ", ".join(dict.fromkeys(state.url for _, state in announcers))
+    warn(url, f"{outcome.reason} (announced by {announced_by}; tried again next run)")
+    run.failed += 1
+    for _source, state in announcers:
+        # Forget the announcing page's validators, so that the next run reads it again
+        # instead of getting a 304 and never retrying this article.
+        state.etag = state.last_modified = None
+        store.put_fetch_state(state)
+
+
+# Below this many pages, starting worker processes costs more than it saves.
+PARALLEL_PAGES = 64
+_Extract = Callable[[Iterable[tuple[str, FetchResult]]], Iterator[tuple[str, Article | None]]]
+
+
+@contextmanager
+def _extractors(pages: int) -> Iterator[_Extract]:
+    """A function from fetched pages to their articles, in the same order: here, or in
+    the seed scan's kind of worker processes when there are ``PARALLEL_PAGES`` or more.
+    Both run ``extract_page`` on every page: the results are the same."""
+    workers = parse_workers()
+    if pages < PARALLEL_PAGES or workers < 2:
+        yield lambda fetched: ((url, extract_page(r.text, r.final_url)) for url, r in fetched)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
+        # Forked now, before the fetcher's threads start: a child forked while one of
+        # them holds a lock (logging's, say) would wait for it forever.
+        for started in [pool.submit(_ready) for _ in range(workers)]:
+            started.result()
+
+        def extract(
+            fetched: Iterable[tuple[str, FetchResult]],
+        ) -> Iterator[tuple[str, Article | None]]:
+            # A bounded window in flight keeps memory flat; results come back in order.
+            pending: deque[tuple[str, Future[Article | None]]] = deque()
+            for url, result in fetched:
+                pending.append((url, pool.submit(extract_page, result.text, result.final_url)))
+                while pending and (pending[0][1].done() or len(pending) > 4 * workers):
+                    url, future = pending.popleft()
+                    yield url, future.result()
+            while pending:
+                url, future = pending.popleft()
+                yield url, future.result()
+
+        yield extract
+
+
+def _ready() -> None:
+    """A job that only makes a worker start."""
+
+
+def extract_page(text: str, url: str, origin: str = "") -> Article | None:
+    """The article of the page ``text`` fetched from ``url`` (``origin``: where it came
+    from, default ``url``), extracted within the time budget of one parse; ``None`` past
+    it."""
+    from .web.extract import article_from_html  # lazily: the extractor is heavy to import
+
+    try:
+        with time_limit(PARSE_SECONDS):
+            return article_from_html(text, origin=origin or url, url=url)
+    except BudgetExceeded:
+        return None
 
 
 def enrich_seeds(
@@ -177,7 +267,12 @@ def enrich_seeds(
                 warn(task.path, f"not enriched: {outcome}")
                 store.put_enrichment(task.path, task.digest, None, error=outcome.reason)
                 continue
-            page = _page_article(outcome)
+            page = extract_page(outcome.text, outcome.final_url)
+            if page is None:
+                reason = f"took more than {PARSE_SECONDS:g} s to extract"
+                warn(task.path, f"not enriched: {task.link}: {reason}")
+                store.put_enrichment(task.path, task.digest, None, error=reason)
+                continue
             found = Enrichment(link=page.link, image=page.image, description=page.summary)
             store.put_enrichment(task.path, task.digest, found)
             # Only a seed that states no date takes the page's.
@@ -244,11 +339,14 @@ def _succeeded(
 
 
 def _read_document(
-    source: Source, result: FetchResult, store: StateStore, run: SourceRun, now: float
-) -> list[str]:
+    source: Source, result: FetchResult, store: StateStore, run: SourceRun, now: float,
+    warn: Warn,
+) -> list[str]:  # fmt: skip
     """Handle one fetched source document; return the article pages it announces."""
     if source.kind == "article":
-        article = _page_article(result)
+        article = extract_page(result.text, result.final_url)
+        if article is None:
+            raise SourceError(f"took more than {PARSE_SECONDS:g} s to extract")
         if not (article.title or article.content_html.strip()):
             raise SourceError("page with no title and no text")
         _save(source, article, result.final_url, store, run, now)
@@ -264,12 +362,6 @@ def _read_document(
     for article in articles:
         _save(source, article, article.link or article.origin, store, run, now)
     return []
-
-
-def _page_article(result: FetchResult) -> Article:
-    from .web.extract import article_from_html  # lazily: the extractor is heavy to import
-
-    return article_from_html(result.text, origin=result.final_url, url=result.final_url)
 
 
 def _save(

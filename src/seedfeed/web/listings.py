@@ -6,6 +6,9 @@ import re
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
+from lxml import etree
+
 from ..dates import parse_date
 from ..model import Article
 from ..sources import SourceError
@@ -14,6 +17,8 @@ __all__ = ["DEFAULT_ITEMS", "feed_articles", "listing_links"]
 
 DEFAULT_ITEMS = "article a[href], h2 a[href], h3 a[href]"
 
+_UTF8 = lxml.html.HTMLParser(encoding="utf-8")
+
 
 def listing_links(html: str, page_url: str, selector: str = "", limit: int = 10) -> list[str]:
     """The first ``limit`` distinct article links of a listing page, absolute, in page order.
@@ -21,14 +26,10 @@ def listing_links(html: str, page_url: str, selector: str = "", limit: int = 10)
     Without ``selector``: links inside ``<article>``, ``<h2>`` and ``<h3>`` that stay on
     the listing's own site (navigation and ads point elsewhere or sit outside those).
     """
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "lxml")
     site = urlsplit(page_url).netloc.lower()
     links: list[str] = []
-    for anchor in soup.select(selector or DEFAULT_ITEMS):
-        href = anchor.get("href")
-        if not isinstance(href, str) or not href.strip() or href.startswith("#"):
+    for href in _hrefs(html, selector or DEFAULT_ITEMS):
+        if not href.strip() or href.startswith("#"):
             continue
         url = urljoin(page_url, href.strip()).split("#")[0]
         parts = urlsplit(url)
@@ -41,6 +42,28 @@ def listing_links(html: str, page_url: str, selector: str = "", limit: int = 10)
             if len(links) == limit:
                 break
     return links
+
+
+def _hrefs(html: str, selector: str) -> list[str]:
+    """The ``href`` of every element ``selector`` matches, in page order.
+
+    lxml and cssselect: a listing of fifty teasers in 3 ms where BeautifulSoup took 70
+    (bench/bench_fetch.py). A selector only soupsieve knows (``:has()``, ``:-soup-…``)
+    still works, through BeautifulSoup.
+    """
+    from cssselect import SelectorError
+
+    try:
+        root = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=_UTF8)
+        matched = root.cssselect(selector)
+    except SelectorError:
+        from bs4 import BeautifulSoup
+
+        soup = BeautifulSoup(html, "lxml")
+        return [h for a in soup.select(selector) if isinstance(h := a.get("href"), str)]
+    except (ValueError, etree.ParserError):  # no markup at all
+        return []
+    return [h for element in matched if isinstance(h := element.get("href"), str)]
 
 
 # --- feeds ------------------------------------------------------------------------------
