@@ -196,3 +196,26 @@ def test_limit_applies() -> None:
     )
     body = b'<rss version="2.0"><channel><title>t</title>' + items + b"</channel></rss>"
     assert [a.title for a in feed_articles(body, "https://ex.org/f", limit=3)] == ["0", "1", "2"]
+
+
+_LAUGHS = (
+    '<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;">]>\n'
+    '<rss version="2.0"><channel><title>&b;</title><item><title>x</title></item></channel></rss>'
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _LAUGHS.encode(),
+        # after more than 64 KB of comments
+        _LAUGHS.replace("<!DOCTYPE", "<!--" + "x" * 70_000 + "-->\n<!DOCTYPE").encode(),
+        # spelled in UTF-16 and UTF-32, with their byte order marks
+        _LAUGHS.replace("1.0", '1.0" encoding="utf-16').encode("utf-16"),
+        _LAUGHS.replace("1.0", '1.0" encoding="utf-32').encode("utf-32"),
+    ],
+    ids=["plain", "after-64k", "utf-16", "utf-32"],
+)
+def test_feed_entity_declarations_are_refused_however_spelled(body: bytes) -> None:
+    with pytest.raises(SourceError, match="entit"):
+        feed_articles(body, "http://127.0.0.1/feed.xml")

@@ -78,7 +78,9 @@ def feed_articles(body: bytes, url: str, limit: int = 50) -> list[Article]:
     with no items) and for entity declarations (billion laughs), which are refused
     before any parser sees them.
     """
-    if _ENTITY_DECL.search(body[:65536]):
+    # The whole body, and without its NUL bytes: a declaration after 64 KB of comments, or
+    # one spelled in UTF-16 or UTF-32 (ASCII with NULs between), must be found as well.
+    if _ENTITY_DECL.search(body) or _ENTITY_DECL.search(body.replace(b"\x00", b"")):
         raise SourceError("feed declares XML entities; refused (entity expansion)")
     import feedparser
 
