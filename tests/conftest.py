@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 
 @pytest.fixture(autouse=True)
@@ -11,6 +12,15 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     urllib and newsboat's libcurl all honour http_proxy)."""
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("NO_PROXY", "*")
+
+
+@pytest.fixture
+def httpserver(httpserver: HTTPServer) -> HTTPServer:
+    """pytest-httpserver's server with no robots.txt (404: every page may be fetched), as
+    most sites have; seedfeed asks for it before a source or an enriched page. A test of
+    robots.txt calls ``clear()`` first and serves its own."""
+    httpserver.expect_request("/robots.txt").respond_with_data("not found", status=404)
+    return httpserver
 
 
 # What starts the real command or daemon in a child process: the tests that do are

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from .config import Config
@@ -11,13 +12,16 @@ from .report import Report
 __all__ = ["check", "extract", "publish"]
 
 
-def publish(config: Config, *, lock_timeout: float = 600.0) -> Report:
+def publish(
+    config: Config, *, lock_timeout: float = 600.0, refresh: bool | Collection[str] = False
+) -> Report:
     """Read the seeds and sources of ``config`` and write its feeds (only files whose
-    bytes change, all or none). Bad inputs are warnings in the report; raises
-    ``SeedfeedError`` when the run cannot be done."""
+    bytes change, all or none). ``refresh`` fetches all sources (``True``), or the
+    sources named, now whatever their backoff. Bad inputs are warnings in the report;
+    raises ``SeedfeedError`` when the run cannot be done."""
     from .pipeline import publish as run
 
-    return run(config, lock_timeout=lock_timeout)
+    return run(config, lock_timeout=lock_timeout, refresh=refresh)
 
 
 def check(config: Config) -> Report:

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -186,12 +186,12 @@ def _load(config_path: Path | None) -> Config:
     return load_config(config_path)
 
 
-def _run(config: Config, *, dry_run: bool) -> Report:
+def _run(config: Config, *, dry_run: bool, refresh: bool | Collection[str] = False) -> Report:
     from .pipeline import describe_failure, publish
 
     try:
         with _progress() as progress:
-            return publish(config, dry_run=dry_run, progress=progress)
+            return publish(config, dry_run=dry_run, progress=progress, refresh=refresh)
     except SeedfeedError:
         raise
     except Exception as exc:  # a bug or the disk: say so, and what became of the feeds
@@ -246,9 +246,28 @@ def _standing(report: Report) -> str | None:
         parts.append(f"{_plural(len(report.standing), 'seed')} still skipped ({names}{more})")
     if report.duplicates:
         parts.append(f"{_plural(report.duplicates, 'duplicate seed')} published once")
-    if not parts:
-        return None
-    return "; ".join(parts) + " (seedfeed check lists them with the reasons)"
+    if parts:
+        parts[-1] += " (seedfeed check lists them with the reasons)"
+    if report.sources is not None:
+        from .dates import from_timestamp
+
+        if backing_off := report.sources.backing_off:
+            first = min(when for _url, _why, when in backing_off)
+            names = ", ".join(url for url, _why, _when in backing_off[:2])
+            more = f" and {len(backing_off) - 2:,} more" if backing_off[2:] else ""
+            parts.append(
+                f"{_plural(len(backing_off), 'source')} failing, backing off ({names}{more});"
+                f" next try {from_timestamp(first):%H:%M UTC} (seedfeed refresh tries now,"
+                " seedfeed status says why)"
+            )
+        if unread := report.sources.unread_pages:
+            names = ", ".join(url for url, _why in unread[:2])
+            more = f" and {len(unread) - 2:,} more" if unread[2:] else ""
+            parts.append(
+                f"{_plural(len(unread), 'announced page')} not read yet ({names}{more};"
+                " seedfeed status says why)"
+            )
+    return "; ".join(parts) or None
 
 
 def _report_json(report: Report, exit_code: int) -> dict[str, Any]:
@@ -289,8 +308,31 @@ def _stages(report: Report) -> str:
 @verbosity
 def publish_cmd(config_path: Path | None, strict: bool) -> None:
     """Read the seeds and write the feeds (only files whose bytes change)."""
+    _publish(_load(config_path), strict, refresh=False)
+
+
+@cli.command("refresh")
+@click.argument("names", nargs=-1, metavar="[SOURCE]...")
+@config_option
+@click.option("--strict", is_flag=True, help="Exit 3 when any seed or source was skipped.")
+@json_option
+@verbosity
+def refresh_cmd(names: tuple[str, ...], config_path: Path | None, strict: bool) -> None:
+    """Publish, fetching every source (or the SOURCEs named: their file names without
+    .toml) now, whatever a failure's backoff or a 410 said."""
+    from .sources import load_sources
+
     config = _load(config_path)
-    report = _run(config, dry_run=False)
+    if names:
+        known = {source.name for source in load_sources(config.paths.sources)[0]}
+        if unknown := [name for name in names if name not in known]:
+            choices = ", ".join(sorted(known)) or "none"
+            raise UsageError(f"no source named {', '.join(unknown)} (sources: {choices})")
+    _publish(config, strict, refresh=set(names) if names else True)
+
+
+def _publish(config: Config, strict: bool, *, refresh: bool | Collection[str]) -> None:
+    report = _run(config, dry_run=False, refresh=refresh)
     code = EXIT_SKIPPED if strict and report.skipped else EXIT_OK
     if ctx_json():
         _print_json(_report_json(report, code))
@@ -302,8 +344,9 @@ def publish_cmd(config_path: Path | None, strict: bool) -> None:
             s = report.sources
             err.print(
                 f"sources: {s.sources}; {s.fetched} documents and {s.pages} article pages"
-                f" fetched, {s.not_modified} not modified, {s.failed} failed;"
-                f" {s.new_entries} new and {s.updated_entries} updated entries",
+                f" fetched, {s.not_modified} not modified, {s.failed} failed"
+                + (f", {s.disallowed} disallowed by robots.txt;" if s.disallowed else ";")
+                + f" {s.new_entries} new and {s.updated_entries} updated entries",
                 markup=False,
             )
         if ctx_verbose():

@@ -140,6 +140,8 @@ class FetchSettings:
     max_bytes: int = 10 * 1024 * 1024  # cap on the (decoded) body
     concurrency: int = 8  # requests in flight
     per_host: int = 2  # requests in flight to one host
+    # robots.txt honoured for sources and enrich (false: only for one's own sites)
+    robots: bool = True
 
     def __post_init__(self) -> None:
         _check_types(self, "fetch")

@@ -12,10 +12,10 @@ import logging
 import multiprocessing
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .budget import PARSE_SECONDS, BudgetExceeded, time_limit
 from .config import Config
@@ -24,15 +24,19 @@ from .model import Article, Entry
 from .normalize import content_hash, to_entry
 from .scan import _die_with_parent, parse_workers
 from .sources import Source, SourceError, kept_sources
-from .store import Enrichment, FetchState, StateStore, WebEntry
+from .store import Enrichment, FetchState, PendingPage, StateStore, WebEntry
 from .web.fetch import Fetcher, FetchError, FetchResult, Validators, next_retry
 from .web.listings import feed_articles, listing_links
+from .web.robots import DISALLOWED, FRESH, Robots
 
 log = logging.getLogger("seedfeed")
 
 # Entries kept per source: far more than a feed shows, so that a link still on a listing
 # page is known as read and never comes back as new.
 KEEP_PER_SOURCE = 2000
+# An announced page that cannot be read is tried again on its own backoff for this long,
+# then given up (a listing that announces it again after that starts it over).
+GIVE_UP_SECONDS = 30 * 24 * 3600
 
 
 @dataclass
@@ -46,6 +50,14 @@ class SourceRun:
     failed: int = 0
     new_entries: int = 0
     updated_entries: int = 0
+    disallowed: int = 0  # URLs robots.txt asks seedfeed to leave alone
+    # Problems an earlier run named, still true: sources backing off (URL, why, when they
+    # are tried again) and announced pages not read yet (URL, why): one summary line.
+    backing_off: list[tuple[str, str, float]] = field(default_factory=list)
+    unread_pages: list[tuple[str, str]] = field(default_factory=list)
+
+
+Refresh = bool | Collection[str]  # fetch now regardless of backoff: all sources, or these
 
 
 Warn = Callable[[str, str], None]
@@ -59,24 +71,74 @@ def refresh_sources(
     *,
     now: float | None = None,
     fetcher: Fetcher | None = None,
+    refresh: Refresh = False,
 ) -> SourceRun:
-    """Fetch every enabled source URL that is due and store the entries it gives."""
+    """Fetch every enabled source URL that is due, and the announced pages not read yet
+    whose retry is due, and store the entries they give. ``refresh`` (``seedfeed
+    refresh``) makes all sources, or the sources named, due now whatever their backoff."""
     run = SourceRun(sources=len(sources))
     now = time.time() if now is None else now
-    due = due_sources(config, store, sources, now)
-    if due:
+    due = due_sources(config, store, sources, now, refresh)
+    enabled = {source.name: source for source in sources if source.enabled}
+    unread = {(p.source, p.url): p for p in store.pending_pages() if p.source in enabled}
+    retry = [p for p in unread.values() if p.next_try <= now or _named(refresh, p.source)]
+    warned: set[str] = set()
+    if due or retry:
         with _using(fetcher, config) as client:
-            pages = _fetch_documents(client, store, due, run, now, warn)
-            _fetch_pages(client, store, pages, run, now, warn)
+            robots = Robots(client, store, now) if config.fetch.robots else None
+            if robots is not None:
+                robots.prepare(state.url for _source, state in due)
+            pages = _fetch_documents(client, store, due, run, now, warn, robots)
+            for page in retry:
+                announcers = pages.setdefault(page.url, [])
+                if enabled[page.source] not in announcers:
+                    announcers.append(enabled[page.source])
+            pages_run = _PageRun(store, unread, run, now, warn, warned)
+            _fetch_pages(client, pages, pages_run, robots)
     for source in sources:
         store.prune_web(source.name, KEEP_PER_SOURCE)
+    _standing(store, enabled, due, run, now, warned)
     return run
 
 
+def _named(refresh: Refresh, source: str) -> bool:
+    return refresh is True or (not isinstance(refresh, bool) and source in refresh)
+
+
+def _standing(
+    store: StateStore,
+    enabled: dict[str, Source],
+    due: list[tuple[Source, FetchState]],
+    run: SourceRun,
+    now: float,
+    warned: set[str],
+) -> None:
+    """The problems earlier runs named that are still true: the run's summary says them
+    in one line (``seedfeed status`` says them one by one)."""
+    tried = {(state.source, state.origin) for _source, state in due}
+    for state in store.fetch_states():
+        if (
+            state.source in enabled
+            and (state.source, state.origin) not in tried
+            and state.failures
+            and not state.disabled
+            and state.next_fetch > now
+        ):
+            run.backing_off.append((state.url, state.last_error or "", state.next_fetch))
+    unread = {p.url: p.reason for p in store.pending_pages() if p.source in enabled}
+    run.unread_pages = [(url, reason) for url, reason in unread.items() if url not in warned]
+
+
 def due_sources(
-    config: Config, store: StateStore, sources: list[Source], now: float
+    config: Config,
+    store: StateStore,
+    sources: list[Source],
+    now: float,
+    refresh: Refresh = False,
 ) -> list[tuple[Source, FetchState]]:
-    """The enabled sources' URLs that are due at ``now``, with their fetch state.
+    """The enabled sources' URLs that are due at ``now``, with their fetch state; with
+    ``refresh``, those of all sources (``True``) or of the sources named, whatever their
+    backoff or a 410 said.
 
     The store learns which URLs exist (new ones are due at once); the state and entries
     of deleted sources go, those of disabled sources and of files that do not parse now
@@ -84,9 +146,16 @@ def due_sources(
     """
     enabled = {(s.name, url): s for s in sources if s.enabled for url in s.urls}
     store.sync_sources(enabled, kept_sources(config.paths.sources, sources))
+    states = store.due(now)
+    if refresh:
+        forced = [s for s in store.fetch_states() if _named(refresh, s.source)]
+        states = sorted(
+            {(s.source, s.origin): s for s in [*states, *forced]}.values(),
+            key=lambda s: (s.source, s.origin),
+        )
     return [
         (enabled[(state.source, state.origin)], state)
-        for state in store.due(now)
+        for state in states
         if (state.source, state.origin) in enabled
     ]
 
@@ -103,7 +172,7 @@ def _using(fetcher: Fetcher | None, config: Config) -> Iterator[Fetcher]:
 
 # The article pages a run still has to read: link -> the sources that announced it (a
 # page named by a listing and by the feed of the same site is fetched once).
-_Pages = dict[str, list[tuple[Source, FetchState]]]
+_Pages = dict[str, list[Source]]
 
 
 def _fetch_documents(
@@ -113,11 +182,23 @@ def _fetch_documents(
     run: SourceRun,
     now: float,
     warn: Warn,
+    robots: Robots | None,
 ) -> _Pages:
-    """Fetch the due source documents (pages, listings, feeds); save what they hold and
-    return the article pages they announce, once each per source."""
+    """Fetch the due source documents (pages, listings, feeds) robots.txt allows; save
+    what they hold and return the article pages they announce, once each per source."""
+    allowed = []
+    for source, state in due:
+        refusal = robots.refusal(state.url) if robots is not None else None
+        if refusal is None:
+            allowed.append((source, state))
+        elif refusal == DISALLOWED:
+            _disallowed(store, state, now, warn)
+            run.disallowed += 1
+        else:  # robots.txt cannot be read now: a failure like any other, backing off
+            _failed(store, state, FetchError(state.url, refusal), now, warn)
+            run.failed += 1
     jobs = [((source, state), state.url, Validators(state.etag, state.last_modified))
-            for source, state in due]  # fmt: skip
+            for source, state in allowed]  # fmt: skip
     pages: _Pages = {}
     for (source, state), outcome in fetcher.fetch_many(jobs):
         if isinstance(outcome, FetchError):
@@ -135,8 +216,8 @@ def _fetch_documents(
         try:
             for link in _read_document(source, outcome, store, run, now, warn):
                 announcers = pages.setdefault(link, [])
-                if all(known.name != source.name for known, _ in announcers):
-                    announcers.append((source, state))
+                if source not in announcers:
+                    announcers.append(source)
         except SourceError as exc:
             # A failure like any other: it backs off, shows in `status`, and the
             # validators go, or the next run's 304 would hide the problem.
@@ -146,54 +227,91 @@ def _fetch_documents(
     return pages
 
 
-def _fetch_pages(
-    fetcher: Fetcher, store: StateStore, pages: _Pages, run: SourceRun, now: float, warn: Warn
-) -> None:
-    """Fetch the announced article pages, each once however many sources announced it,
-    extract each once (in worker processes when there are many) and save its entry for
-    every source that announced it."""
-    jobs = [(url, url, None) for url in pages]
+@dataclass
+class _PageRun:
+    """What fetching the announced pages works with and on."""
+
+    store: StateStore
+    unread: dict[tuple[str, str], PendingPage]  # (source, url): not read on an earlier run
+    run: SourceRun
+    now: float
+    warn: Warn
+    warned: set[str]  # pages this run warned about (not in the standing line)
+
+
+def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots | None) -> None:
+    """Fetch the announced article pages robots.txt allows, each once however many
+    sources announced it, extract each once (in worker processes when there are many)
+    and save its entry for every source that announced it. A page that cannot be read is
+    kept to be tried again on its own backoff: the page that announced it keeps its
+    validators, so one dead link does not make a listing be read whole every run."""
+    if robots is not None:
+        robots.prepare(pages)
+    jobs = []
+    for url in pages:
+        refusal = robots.refusal(url) if robots is not None else None
+        if refusal is None:
+            jobs.append((url, url, None))
+        else:
+            _unread(url, FetchError(url, refusal), pages[url], ctx)
 
     def fetched() -> Iterator[tuple[str, FetchResult]]:
         for url, outcome in fetcher.fetch_many(jobs):
             if isinstance(outcome, FetchError):
-                _failed_page(url, outcome, pages[url], store, run, warn)
+                _unread(url, outcome, pages[url], ctx)
             else:
                 yield url, outcome
 
+    store, run, now = ctx.store, ctx.run, ctx.now
     with _extractors(len(jobs)) as extract:
         for url, article in extract(fetched()):
             run.pages += 1
+            for source in pages[url]:
+                if (source.name, url) in ctx.unread:
+                    store.drop_pending_page(source.name, url)
             if article is None:
-                warn(url, f"took more than {PARSE_SECONDS:g} s to extract; not published")
+                ctx.warn(url, f"took more than {PARSE_SECONDS:g} s to extract; not published")
                 continue
             if not (article.title or article.content_html.strip()):
-                warn(url, "page with no title and no text; not published")
+                ctx.warn(url, "page with no title and no text; not published")
                 continue
-            for source, _state in pages[url]:
+            for source in pages[url]:
                 # Kept under the link as announced: a redirect must not make it look new.
                 # A copy each: _save sets the source's default author.
                 _save(source, replace(article, authors=list(article.authors)), url, store, run, now)
 
 
-def _failed_page(
-    url: str,
-    outcome: FetchError,
-    announcers: list[tuple[Source, FetchState]],
-    store: StateStore,
-    run: SourceRun,
-    warn: Warn,
-) -> None:
-    """A page that could not be fetched: one warning, and every page that announced it
-    is read again next run."""
-    announced_by = ", ".join(dict.fromkeys(state.url for _, state in announcers))
-    warn(url, f"{outcome.reason} (announced by {announced_by}; tried again next run)")
-    run.failed += 1
-    for _source, state in announcers:
-        # Forget the announcing page's validators, so that the next run reads it again
-        # instead of getting a 304 and never retrying this article.
-        state.etag = state.last_modified = None
-        store.put_fetch_state(state)
+def _unread(url: str, error: FetchError, announcers: list[Source], ctx: _PageRun) -> None:
+    """An announced page that could not be read (or robots.txt refuses): kept to be tried
+    again on its own backoff (a refusal: when robots.txt is read again, after a day). Said
+    once per reason; a page still unread 30 days after it first failed is given up."""
+    ctx.run.failed += error.reason != DISALLOWED
+    ctx.run.disallowed += error.reason == DISALLOWED
+    said = False
+    for source in announcers:
+        old = ctx.unread.get((source.name, url))
+        page = PendingPage(source.name, url, first_failed=int(ctx.now), reason=error.reason)
+        if old is not None:
+            page.failures, page.first_failed = old.failures, old.first_failed
+        page.failures += 1
+        if error.reason == DISALLOWED:
+            page.next_try = ctx.now + FRESH
+        else:
+            page.next_try = next_retry(page.failures, error.retry_after, ctx.now)
+        if ctx.now - page.first_failed >= GIVE_UP_SECONDS:
+            ctx.store.drop_pending_page(source.name, url)
+            if not said:
+                ctx.warn(url, f"{error.reason}; unread for 30 days, given up")
+                said = True
+            continue
+        ctx.store.put_pending_page(page)
+        if (old is None or old.reason != error.reason) and not said:
+            names = ", ".join(s.name for s in announcers)
+            retry = from_timestamp(page.next_try).strftime("%Y-%m-%d %H:%M UTC")
+            ctx.warn(url, f"{error.reason} (announced by {names}; next try {retry})")
+            said = True
+    if said:
+        ctx.warned.add(url)
 
 
 # Below this many pages, starting worker processes costs more than it saves.
@@ -262,7 +380,18 @@ def enrich_seeds(
         return 0
     read = 0
     with _using(fetcher, config) as client:
-        for task, outcome in client.fetch_many((task, task.link, None) for task in todo):
+        allowed = todo
+        if config.fetch.robots:
+            robots = Robots(client, store)
+            robots.prepare(task.link for task in todo)
+            allowed = []
+            for task in todo:
+                if (refusal := robots.refusal(task.link)) is None:
+                    allowed.append(task)
+                else:  # said once: the seed is not enriched again until it changes
+                    warn(task.path, f"not enriched: {task.link}: {refusal}")
+                    store.put_enrichment(task.path, task.digest, None, error=refusal)
+        for task, outcome in client.fetch_many((task, task.link, None) for task in allowed):
             if isinstance(outcome, FetchError):
                 warn(task.path, f"not enriched: {outcome}")
                 store.put_enrichment(task.path, task.digest, None, error=outcome.reason)
@@ -308,6 +437,16 @@ def _next_scheduled(expression: str, now: float) -> float:
     return when.timestamp() if when else 0.0
 
 
+def _disallowed(store: StateStore, state: FetchState, now: float, warn: Warn) -> None:
+    """A source URL robots.txt asks seedfeed to leave alone: said once, asked again when
+    robots.txt is read again (a day later); its earlier entries stay."""
+    if state.last_error != DISALLOWED:
+        warn(state.url, f"{DISALLOWED}; not fetched ([fetch] robots = false for your own sites)")
+    state.last_error = DISALLOWED
+    state.next_fetch = now + FRESH
+    store.put_fetch_state(state)
+
+
 def _failed(
     store: StateStore, state: FetchState, error: FetchError, now: float, warn: Warn
 ) -> None:
@@ -332,6 +471,7 @@ def _succeeded(
     state.failures = 0
     state.next_fetch = 0.0
     state.last_error = None
+    state.disabled = False  # a 410'd source read again (seedfeed refresh NAME)
     state.last_success = int(now)
     state.etag = result.validators.etag
     state.last_modified = result.validators.last_modified

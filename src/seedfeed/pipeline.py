@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -89,12 +89,15 @@ def publish(
     dry_run: bool = False,
     lock_timeout: float = 600.0,
     progress: Progress | None = None,
+    refresh: bool | Collection[str] = False,
 ) -> Report:
     """Run the pipeline once for ``config``; returns what it did.
 
     With ``dry_run`` (``seedfeed check``) the same run goes against a throwaway store in
     memory and writes no file. Raises ``PublishError``, ``LockTimeout``, ``StoreError``
     or ``WriteError`` (all ``SeedfeedError``); bad inputs are warnings in the report.
+    ``refresh`` fetches all sources (``True``) or the sources named now, whatever their
+    backoff (``seedfeed refresh``).
     """
     started = time.perf_counter()
     if not config.paths.seeds.is_dir():
@@ -109,7 +112,7 @@ def publish(
             open_store(config.paths.state) as store,
         ):
             try:
-                _run(config, report, store, write=True)
+                _run(config, report, store, write=True, refresh=refresh)
             except Exception as exc:
                 # What became of the feeds, for the one line that reports the failure.
                 exc.seedfeed_written = report.written  # type: ignore[attr-defined]
@@ -118,7 +121,14 @@ def publish(
     return report
 
 
-def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> None:
+def _run(
+    config: Config,
+    report: Report,
+    store: StateStore,
+    *,
+    write: bool,
+    refresh: bool | Collection[str] = False,
+) -> None:
     with report.stage("scan"):
         paths = scan_seeds(config, report, store, whole=not write)
     if config.seeds.enrich and write:
@@ -127,7 +137,7 @@ def _run(config: Config, report: Report, store: StateStore, *, write: bool) -> N
     sources = _sources(config, report)
     with report.stage("sources"):
         if write and any(source.enabled for source in sources):
-            _harvest(config, store, sources, report)
+            _harvest(config, store, sources, report, refresh)
         elif write:  # no source left: the entries of deleted ones go all the same
             store.sync_sources([], keep=kept_sources(config.paths.sources, sources))
     feeds = _feeds(config, sources) + _label_feeds(config, store)
@@ -228,10 +238,16 @@ def _below(root: Path, path: str) -> str:
         return path
 
 
-def _harvest(config: Config, store: StateStore, sources: list[Source], report: Report) -> None:
+def _harvest(
+    config: Config,
+    store: StateStore,
+    sources: list[Source],
+    report: Report,
+    refresh: bool | Collection[str],
+) -> None:
     from .harvest import refresh_sources  # lazily: requests and the extractor
 
-    report.sources = refresh_sources(config, store, sources, report.warn)
+    report.sources = refresh_sources(config, store, sources, report.warn, refresh=refresh)
 
 
 def _feeds(config: Config, sources: list[Source]) -> list[FeedSpec]:

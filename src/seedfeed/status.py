@@ -15,6 +15,7 @@ from .config import Config
 from .dates import from_timestamp
 from .sources import load_sources
 from .store import STATE_FILE, open_store
+from .web.robots import DISALLOWED
 
 
 def _when(seconds: float | None) -> str:
@@ -36,6 +37,7 @@ def status(config: Config, now: float | None = None) -> dict[str, Any]:
         "next_publish": None,
         "last_run": None,
         "sources": [],
+        "unread_pages": [],
         "source_errors": [],
     }
     if running:
@@ -60,6 +62,8 @@ def status(config: Config, now: float | None = None) -> dict[str, Any]:
                     health = "gone"
                 elif state.failures:
                     health = "failing"
+                elif state.last_error == DISALLOWED:
+                    health = "disallowed"
                 else:
                     health = "ok"
                 result["sources"].append(
@@ -74,6 +78,17 @@ def status(config: Config, now: float | None = None) -> dict[str, Any]:
                         "next_fetch": None if state.disabled else max(state.next_fetch, now),
                     }
                 )
+        result["unread_pages"] = [
+            {
+                "source": page.source,
+                "url": page.url,
+                "reason": page.reason,
+                "failures": page.failures,
+                "first_failed": page.first_failed,
+                "next_try": max(page.next_try, now),
+            }
+            for page in store.pending_pages()
+        ]
     return result
 
 
@@ -111,6 +126,7 @@ def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
             "failing": (
                 f"FAILING ({item['failures']} in a row: {item['last_error']}); next try {when}"
             ),
+            "disallowed": f"disallowed by robots.txt; asked again {when}",
             "ok": f"ok; next fetch {when}",
         }[item["health"]]
         label = f"{item['source']} ({item['title']})" if item["title"] else item["source"]
@@ -118,3 +134,11 @@ def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
         yield f"      last success {_when(item['last_success'])}; {health}"
     for line in data["source_errors"]:
         yield f"  {line}"
+    if data["unread_pages"]:
+        yield "announced pages not read yet (tried again on their own; seedfeed refresh: now):"
+    for page in data["unread_pages"]:
+        yield f"  {page['url']}  (from {page['source']})"
+        yield (
+            f"      {page['reason']}; {page['failures']} failures since"
+            f" {_when(page['first_failed'])}; next try {_when(page['next_try'])}"
+        )

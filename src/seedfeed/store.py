@@ -28,7 +28,7 @@ from .dates import from_timestamp
 from .errors import SeedfeedError
 from .model import Entry
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATE_FILE = "state.sqlite3"
 
 _SCHEMA = """
@@ -114,6 +114,25 @@ CREATE TABLE IF NOT EXISTS enrichment (
 );
 CREATE INDEX IF NOT EXISTS web_by_date ON web_entries (published DESC, id);
 CREATE INDEX IF NOT EXISTS web_by_url ON web_entries (source, url);
+-- Article pages a source announced that could not be read yet: retried on their own
+-- backoff, so that the page announcing them keeps its validators (schema 3).
+CREATE TABLE IF NOT EXISTS pending_pages (
+    source       TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    failures     INTEGER NOT NULL,  -- in a row
+    next_try     REAL NOT NULL,     -- POSIX seconds
+    first_failed INTEGER NOT NULL,
+    reason       TEXT NOT NULL,
+    PRIMARY KEY (source, url)
+);
+-- Each site's robots.txt as last read (schema 3).
+CREATE TABLE IF NOT EXISTS robots (
+    origin        TEXT PRIMARY KEY,  -- scheme://host[:port]
+    body          TEXT NOT NULL,     -- '' for none (a 4xx: everything allowed)
+    etag          TEXT,
+    last_modified TEXT,
+    fetched_at    REAL NOT NULL
+);
 """
 
 # A file modified within this long of being scanned may change again in the same mtime
@@ -222,6 +241,29 @@ class FetchState:
 
     def __post_init__(self) -> None:
         self.url = self.url or self.origin
+
+
+@dataclass(slots=True)
+class PendingPage:
+    """An article page a source announced that could not be read yet."""
+
+    source: str
+    url: str
+    failures: int = 0  # in a row
+    next_try: float = 0.0  # tried again from then on (POSIX seconds)
+    first_failed: int = 0  # POSIX seconds
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsRecord:
+    """A site's robots.txt as last read."""
+
+    origin: str  # scheme://host[:port]
+    body: str  # "" for none (a 4xx: everything allowed)
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: float = 0.0  # when it was last read, or confirmed by a 304
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +409,26 @@ class StateStore(Protocol):
         """Insert or replace one fetch state."""
         ...
 
+    def pending_pages(self) -> list[PendingPage]:
+        """Every announced page not read yet, by source and URL."""
+        ...
+
+    def put_pending_page(self, page: PendingPage) -> None:
+        """Insert or replace one page not read yet."""
+        ...
+
+    def drop_pending_page(self, source: str, url: str) -> None:
+        """Forget a page not read yet (it was read, or given up)."""
+        ...
+
+    def robots(self, origin: str) -> RobotsRecord | None:
+        """The robots.txt of ``origin`` as last read, if ever."""
+        ...
+
+    def put_robots(self, record: RobotsRecord) -> None:
+        """Keep a site's robots.txt."""
+        ...
+
     def web_entry(self, source: str, entry_id: str) -> WebEntry | None:
         """A source's stored entry by id."""
         ...
@@ -452,6 +514,12 @@ _INSERT_SEED = (
 _FETCH_NAMES = [f.name for f in fields(FetchState)]
 _FETCH_COLUMNS = ", ".join(_FETCH_NAMES)
 _FETCH_ROW = attrgetter(*_FETCH_NAMES)
+_PENDING_NAMES = [f.name for f in fields(PendingPage)]
+_PENDING_COLUMNS = ", ".join(_PENDING_NAMES)
+_PENDING_ROW = attrgetter(*_PENDING_NAMES)
+_ROBOTS_NAMES = [f.name for f in fields(RobotsRecord)]
+_ROBOTS_COLUMNS = ", ".join(_ROBOTS_NAMES)
+_ROBOTS_ROW = attrgetter(*_ROBOTS_NAMES)
 _WEB_COLUMNS = (
     "id, source, feeds, url, title, link, authors, published, updated, content_html,"
     " summary, tags, entry_hash"
@@ -894,6 +962,9 @@ class SQLiteStore:
                 "DELETE FROM web_entries WHERE source NOT IN (SELECT source FROM temp.named)"
             )
         )
+        self._db.execute(
+            "DELETE FROM pending_pages WHERE source NOT IN (SELECT source FROM temp.named)"
+        )
 
     def due(self, now: float) -> list[FetchState]:
         """The URLs due at ``now``: not disabled, their ``next_fetch`` passed."""
@@ -923,6 +994,40 @@ class SQLiteStore:
             f"INSERT OR REPLACE INTO fetch_state ({_FETCH_COLUMNS}) VALUES"
             f" ({', '.join('?' * len(_FETCH_NAMES))})",
             _FETCH_ROW(state),
+        )
+
+    def pending_pages(self) -> list[PendingPage]:
+        """Every announced page not read yet, by source and URL."""
+        rows = self._db.execute(
+            f"SELECT {_PENDING_COLUMNS} FROM pending_pages ORDER BY source, url"
+        )
+        return [PendingPage(*row) for row in rows]
+
+    def put_pending_page(self, page: PendingPage) -> None:
+        """Insert or replace one page not read yet."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO pending_pages ({_PENDING_COLUMNS}) VALUES"
+            f" ({', '.join('?' * len(_PENDING_NAMES))})",
+            _PENDING_ROW(page),
+        )
+
+    def drop_pending_page(self, source: str, url: str) -> None:
+        """Forget a page not read yet (it was read, or given up)."""
+        self._db.execute("DELETE FROM pending_pages WHERE source = ? AND url = ?", (source, url))
+
+    def robots(self, origin: str) -> RobotsRecord | None:
+        """The robots.txt of ``origin`` as last read, if ever."""
+        row = self._db.execute(
+            f"SELECT {_ROBOTS_COLUMNS} FROM robots WHERE origin = ?", (origin,)
+        ).fetchone()
+        return RobotsRecord(*row) if row else None
+
+    def put_robots(self, record: RobotsRecord) -> None:
+        """Keep a site's robots.txt."""
+        self._db.execute(
+            f"INSERT OR REPLACE INTO robots ({_ROBOTS_COLUMNS}) VALUES"
+            f" ({', '.join('?' * len(_ROBOTS_NAMES))})",
+            _ROBOTS_ROW(record),
         )
 
     def web_entry(self, source: str, entry_id: str) -> WebEntry | None:

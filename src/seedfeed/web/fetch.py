@@ -70,6 +70,9 @@ _ACCEPT = (
 
 # The one User-Agent of every request seedfeed makes (sources, enrich, extract, WebSub).
 USER_AGENT = f"seedfeed/{__version__} (+{PROJECT_URL})"
+# The longest a site may make seedfeed wait between two of its requests (Crawl-delay): a
+# hostile or mistaken "Crawl-delay: 86400" must not stall a run for a day.
+MAX_SPACING = 30.0
 MAX_REDIRECTS = 10
 
 
@@ -147,10 +150,31 @@ class Fetcher:
         self._session.headers.update(
             {"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip"}
         )
-        self._lock = threading.Lock()  # guards the three below
+        self._lock = threading.Lock()  # guards the five below
         self._active: set[Watch] = set()
         self._cancelled: set[object] = set()  # fetch_many calls being wound up
         self._closed = False
+        self._spacing: dict[str, float] = {}  # host -> seconds between request starts
+        self._next_slot: dict[str, float] = {}  # host -> when its next request may start
+
+    def space(self, url: str, seconds: float) -> None:
+        """Start requests to ``url``'s host at least ``seconds`` apart from now on (a
+        robots.txt Crawl-delay), capped at ``MAX_SPACING``."""
+        with self._lock:
+            self._spacing[_host_key(url)] = min(max(seconds, 0.0), MAX_SPACING)
+
+    def _wait_for_slot(self, url: str) -> None:
+        """Sleep until this host's next request may start, and book the one after."""
+        host = _host_key(url)
+        with self._lock:
+            spacing = self._spacing.get(host)
+            if not spacing:
+                return
+            now = time.monotonic()
+            start = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = start + spacing
+        if start > now:
+            time.sleep(start - now)
 
     def __enter__(self) -> Fetcher:
         return self
@@ -261,6 +285,7 @@ class Fetcher:
         self, url: str, validators: Validators | None, group: object
     ) -> FetchResult | FetchError:
         try:
+            self._wait_for_slot(url)
             return self._fetch(url, validators, group)
         except FetchError as exc:
             return exc

@@ -1,0 +1,331 @@
+"""Polite to the sites it reads, and in the user's hands when one fails: robots.txt
+(RFC 9309) for sources, announced pages and enrich; ``seedfeed refresh``; a dead link
+on a listing tried again on its own, without the listing losing its validators. Through
+the command line, against pytest-httpserver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from helpers import atom_titles, invoke, make_project, seed_text
+from seedfeed.config import load_config
+from seedfeed.harvest import refresh_sources
+from seedfeed.sources import load_sources
+from seedfeed.store import open_store
+from seedfeed.web.robots import FRESH
+
+FETCH = "[fetch]\nallow_private = true\nread_timeout = 2\ndeadline = 5\n"
+HTML = "text/html; charset=utf-8"
+
+
+def _page(title: str) -> str:
+    text = "".join(f"<p>{title}: paragraph {i} has words enough to be read as text.</p>"
+                   for i in range(4))  # fmt: skip
+    head = f"<html><head><title>{title}</title></head>"
+    return f"{head}<body><article><h1>{title}</h1>{text}</article></body></html>"
+
+
+def _listing(*paths: str) -> str:
+    links = "".join(f'<article><h2><a href="{p}">{p}</a></h2></article>' for p in paths)
+    return f"<html><body>{links}</body></html>"
+
+
+def _project(tmp_path: Path, sources: dict[str, str], *, config: str = FETCH, **kw: str) -> Path:
+    path = make_project(tmp_path, kw.get("seeds") and {"a.txt": kw["seeds"]}, extra_config=config)
+    (tmp_path / "sources").mkdir()
+    for name, text in sources.items():
+        (tmp_path / "sources" / name).write_text(text, encoding="utf-8")
+    return path
+
+
+def _requests(server: HTTPServer, path: str) -> list[Request]:
+    return [request for request, _ in server.log if request.path == path]
+
+
+def _serve_robots(server: HTTPServer, body: str, **headers: str) -> None:
+    server.clear()  # no default 404 robots.txt: this one
+    server.expect_request("/robots.txt").respond_with_data(body, headers=headers)
+
+
+def _publish(config: Path, *args: str) -> tuple[int, list[str]]:
+    result = invoke(["publish", "-c", str(config), *args])
+    return result.exit_code, [line for line in result.stderr.splitlines() if line.strip()]
+
+
+# --- robots.txt -------------------------------------------------------------------------
+
+
+def test_a_disallowed_source_is_not_fetched_and_said_once(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    _serve_robots(httpserver, "User-agent: *\nDisallow: /\n")
+    httpserver.expect_request("/news").respond_with_data(_listing("/a"), content_type=HTML)
+    url = httpserver.url_for("/news")
+    config = _project(tmp_path, {"news.toml": f'url = "{url}"\nkind = "listing"\n'})
+
+    code, lines = _publish(config)
+    assert code == 0
+    assert _requests(httpserver, "/news") == [] and _requests(httpserver, "/a") == []
+    said = [line for line in lines if "disallowed by robots.txt" in line]
+    assert len(said) == 2, lines  # the warning, and the count in the sources line
+    assert said[0].startswith(f"warning: {url}: ") and "robots = false" in said[0]
+    assert "1 disallowed by robots.txt" in said[1]
+
+    # Said once: refreshed (due again), it is still refused, silently this time.
+    result = invoke(["refresh", "-c", str(config)])
+    assert result.exit_code == 0
+    assert not any(url in line for line in result.stderr.splitlines()), result.stderr
+    assert _requests(httpserver, "/news") == []
+    assert len(_requests(httpserver, "/robots.txt")) == 1  # read once a day, not a run
+
+    status = invoke(["status", "-c", str(config)]).stdout
+    assert "disallowed by robots.txt" in status
+    data = json.loads(invoke(["status", "-c", str(config), "--json"]).stdout)
+    assert data["sources"][0]["health"] == "disallowed"
+
+
+def test_the_seedfeed_group_is_matched_and_its_rules_kept(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    # Everyone else is kept out; seedfeed only of /private/ (wildcards and $ as RFC 9309).
+    _serve_robots(
+        httpserver,
+        "User-agent: *\nDisallow: /\n\nUser-agent: seedfeed\nDisallow: /private/\n"
+        "Disallow: /*.pdf$\nAllow: /\n",
+    )
+    httpserver.expect_request("/news").respond_with_data(
+        _listing("/open", "/private/one", "/file.pdf"), content_type=HTML
+    )
+    httpserver.expect_request("/open").respond_with_data(_page("Open page"), content_type=HTML)
+    config = _project(
+        tmp_path, {"news.toml": f'url = "{httpserver.url_for("/news")}"\nkind = "listing"\n'}
+    )
+    code, lines = _publish(config)
+    assert code == 0
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Open page"]
+    assert _requests(httpserver, "/private/one") == [] and _requests(httpserver, "/file.pdf") == []
+    refused = [line for line in lines if "disallowed by robots.txt" in line and "announced" in line]
+    assert len(refused) == 2, lines
+    status = invoke(["status", "-c", str(config)]).stdout
+    assert "/private/one" in status and "disallowed by robots.txt" in status
+
+    # Refused pages are not a failure that repeats: said once, in the summary after.
+    code, lines = _publish(config)
+    assert not any("disallowed" in line and "announced by" in line for line in lines), lines
+
+
+def test_crawl_delay_spaces_requests_to_the_site(tmp_path: Path, httpserver: HTTPServer) -> None:
+    _serve_robots(httpserver, "User-agent: *\nCrawl-delay: 1\n")
+    starts: list[float] = []
+
+    def answer(body: str) -> Callable[[Request], Response]:
+        def respond(request: Request) -> Response:
+            starts.append(time.monotonic())
+            return Response(body, mimetype="text/html")
+
+        return respond
+
+    httpserver.expect_request("/news").respond_with_handler(answer(_listing("/a", "/b", "/c")))
+    for name in "abc":
+        httpserver.expect_request(f"/{name}").respond_with_handler(answer(_page(f"Page {name}")))
+    config = _project(
+        tmp_path, {"news.toml": f'url = "{httpserver.url_for("/news")}"\nkind = "listing"\n'}
+    )
+    assert _publish(config)[0] == 0
+    assert len(starts) == 4
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.9, gaps  # a second apart, though per_host allows two at once
+
+
+def test_robots_txt_is_cached_and_asked_again_conditionally(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    seen: list[str | None] = []
+
+    def robots(request: Request) -> Response:
+        seen.append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match") == '"r1"':
+            return Response(status=304, headers={"ETag": '"r1"'})
+        return Response("User-agent: *\nDisallow: /secret\n", headers={"ETag": '"r1"'})
+
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_handler(robots)
+    httpserver.expect_request("/secret").respond_with_data(_page("Secret"), content_type=HTML)
+    config = load_config(
+        _project(tmp_path, {"s.toml": f'url = "{httpserver.url_for("/secret")}"\n'})
+    )
+    sources, _errors = load_sources(config.paths.sources)
+    warnings: list[tuple[str, str]] = []
+
+    def run(now: float) -> int:
+        with open_store(config.paths.state) as store:
+            done = refresh_sources(
+                config, store, sources, lambda *w: warnings.append(w), now=now, refresh=True
+            )
+            store.commit()
+            return done.disallowed
+
+    start = time.time()
+    assert run(start) == 1
+    assert run(start + 60) == 1  # within a day: the copy in the store, no request
+    assert seen == [None]
+    assert run(start + FRESH + 60) == 1  # a day later: asked again, 304, the rules stand
+    assert seen == [None, '"r1"']
+    assert _requests(httpserver, "/secret") == []
+    assert len([w for w in warnings if "disallowed" in w[1]]) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_an_unreadable_robots_txt_leaves_the_site_alone(
+    tmp_path: Path, httpserver: HTTPServer, status: int
+) -> None:
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data("down", status=status)
+    httpserver.expect_request("/story").respond_with_data(_page("Story"), content_type=HTML)
+    url = httpserver.url_for("/story")
+    config = _project(tmp_path, {"s.toml": f'url = "{url}"\n'})
+    code, lines = _publish(config)
+    assert code == 0
+    assert _requests(httpserver, "/story") == []
+    assert any(
+        line.startswith(f"warning: {url}: ") and "robots.txt cannot be read now" in line
+        for line in lines
+    )
+    data = json.loads(invoke(["status", "-c", str(config), "--json"]).stdout)
+    assert data["sources"][0]["health"] == "failing"  # backing off like any failure
+
+    # Readable again (a 404 is "no robots.txt": everything allowed): refresh reads it.
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/story").respond_with_data(_page("Story"), content_type=HTML)
+    assert invoke(["refresh", "-c", str(config)]).exit_code == 0
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Story"]
+
+
+def test_robots_false_opts_out(tmp_path: Path, httpserver: HTTPServer) -> None:
+    _serve_robots(httpserver, "User-agent: *\nDisallow: /\n")
+    httpserver.expect_request("/story").respond_with_data(_page("Mine"), content_type=HTML)
+    config = _project(
+        tmp_path,
+        {"s.toml": f'url = "{httpserver.url_for("/story")}"\n'},
+        config=FETCH + "robots = false\n",
+    )
+    assert _publish(config)[0] == 0
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Mine"]
+    assert _requests(httpserver, "/robots.txt") == []
+
+
+def test_enrich_honours_robots_txt(tmp_path: Path, httpserver: HTTPServer) -> None:
+    _serve_robots(httpserver, "User-agent: *\nDisallow: /article\n")
+    httpserver.expect_request("/article").respond_with_data(_page("Page"), content_type=HTML)
+    link = httpserver.url_for("/article")
+    config = _project(
+        tmp_path,
+        {},
+        config=FETCH + "[seeds]\nenrich = true\n",
+        seeds=seed_text("Clipped", link=link),
+    )
+    code, lines = _publish(config)
+    assert code == 0 and _requests(httpserver, "/article") == []
+    assert any("not enriched" in line and "disallowed by robots.txt" in line for line in lines)
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Clipped"]  # published as is
+    code, lines = _publish(config)
+    assert not any("enriched" in line for line in lines), lines  # said once
+
+
+# --- when something went wrong ------------------------------------------------------------
+
+
+def test_refresh_fetches_a_backed_off_source_now(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/story").respond_with_data("broken", status=500)
+    url = httpserver.url_for("/story")
+    config = _project(
+        tmp_path, {"story.toml": f'url = "{url}"\n', "other.toml": f'url = "{url}?x"\n'}
+    )
+    _code, lines = _publish(config)
+    assert any(line.startswith(f"warning: {url}: ") and "next try" in line for line in lines), lines
+
+    # Fixed on the site; a plain publish waits out the backoff, and says so and why.
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/story").respond_with_data(_page("Fixed"), content_type=HTML)
+    _code, lines = _publish(config)
+    assert _requests(httpserver, "/story") == []
+    [standing] = [line for line in lines if "backing off" in line]
+    assert "2 sources failing" in standing and "seedfeed refresh" in standing
+    assert "next try" in standing
+    status = invoke(["status", "-c", str(config)]).stdout
+    assert "FAILING (1 in a row: HTTP 500" in status and "next try" in status
+
+    # `seedfeed refresh story` fetches that one now; the other still waits.
+    result = invoke(["refresh", "story", "-c", str(config)])
+    assert result.exit_code == 0, result.stderr
+    assert [r.query_string for r in _requests(httpserver, "/story")] == [b""]  # not other's ?x
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Fixed"]
+
+
+def test_refresh_names_only_known_sources(tmp_path: Path, httpserver: HTTPServer) -> None:
+    config = _project(tmp_path, {"news.toml": f'url = "{httpserver.url_for("/x")}"\n'})
+    result = invoke(["refresh", "nosuch", "-c", str(config)])
+    assert result.exit_code == 2
+    assert "no source named nosuch (sources: news)" in result.stderr
+
+
+def test_a_dead_link_on_a_listing_keeps_the_listing_conditional(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    dead = {"status": 404}
+
+    def listing(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"L1"':
+            return Response(status=304, headers={"ETag": '"L1"'})
+        return Response(_listing("/good", "/dead"), mimetype="text/html", headers={"ETag": '"L1"'})
+
+    def dead_page(request: Request) -> Response:
+        if dead["status"] != 200:
+            return Response("gone fishing", status=dead["status"])
+        return Response(_page("Back again"), mimetype="text/html")
+
+    httpserver.expect_request("/news").respond_with_handler(listing)
+    httpserver.expect_request("/good").respond_with_data(_page("Good"), content_type=HTML)
+    httpserver.expect_request("/dead").respond_with_handler(dead_page)
+    config = _project(
+        tmp_path,
+        {"news.toml": f'url = "{httpserver.url_for("/news")}"\nkind = "listing"\n'},
+    )
+    _code, lines = _publish(config)
+    dead_url = httpserver.url_for("/dead")
+    [said] = [line for line in lines if line.startswith(f"warning: {dead_url}: ")]
+    assert "HTTP 404" in said and "announced by news" in said and "next try" in said
+
+    # The listing is asked conditionally (304), the dead page waits out its backoff, and
+    # the summary still says it in one line.
+    time.sleep(0.01)
+    result = invoke(["refresh", "news", "-c", str(config)])  # the listing due now; the page not
+    lines = result.stderr.splitlines()
+    news = _requests(httpserver, "/news")
+    assert len(news) == 2 and news[1].headers.get("If-None-Match") == '"L1"'
+    # refresh names the source: its unread page is tried as well, and still dead (no repeat)
+    assert not any(line.startswith(f"warning: {dead_url}: ") for line in lines), lines
+    [standing] = [line for line in lines if "not read yet" in line]
+    assert "1 announced page not read yet" in standing and dead_url in standing
+    status = invoke(["status", "-c", str(config)]).stdout
+    assert dead_url in status and "HTTP 404; 2 failures" in status
+
+    _code, lines = _publish(config)  # a plain publish: not due, not asked, still said
+    assert len(_requests(httpserver, "/dead")) == 2
+    assert any("1 announced page not read yet" in line for line in lines)
+
+    dead["status"] = 200  # the page is back: the next try publishes it
+    assert invoke(["refresh", "-c", str(config)]).exit_code == 0
+    assert sorted(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == ["Back again", "Good"]
+    assert "not read yet" not in invoke(["status", "-c", str(config)]).stdout
+    assert len(_requests(httpserver, "/good")) == 1  # never fetched twice
