@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -461,3 +462,37 @@ def test_extraction_past_its_budget_is_skipped(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr("seedfeed.web.extract.article_from_html", slow)
     assert harvest.extract_page("<p>x</p>", "https://example.org/") is None
+
+
+def test_a_feed_item_dated_in_the_future_is_dated_when_first_seen(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    items = (
+        "<item><title>From 2099</title><link>/far</link><guid>far</guid>"
+        "<pubDate>Thu, 01 Jan 2099 08:00:00 GMT</pubDate><description>Soon.</description></item>"
+        "<item><title>Today</title><link>/today</link><guid>today</guid>"
+        "<pubDate>Sun, 01 Nov 2026 08:00:00 GMT</pubDate><description>Now.</description></item>"
+    )
+    rss = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
+    )
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss, content_type="application/rss+xml"
+    )
+    url = httpserver.url_for("/feed.xml")
+    config = project(tmp_path, {"f.toml": f'url = "{url}"\nkind = "feed"\n'})
+    before = datetime.now(UTC)
+    run_publish(config)
+    feed = tmp_path / "feeds" / "all.atom.xml"
+    dated = {e.title: e.published for e in parse_feed(feed).entries}
+    assert before.year == int(dated["From 2099"][:4]) < 2099
+    first = feed.read_bytes()
+    # Fetched again (a 200 each time): its date stays where it was, nothing is rewritten.
+    with Store(tmp_path / ".seedfeed") as store:
+        for state in store.fetch_states():
+            state.next_fetch, state.etag, state.last_modified = 0, None, None
+            store.put_fetch_state(state)
+        store.commit()
+    report = run_publish(config)
+    assert report.sources is not None and report.sources.fetched == 1
+    assert report.sources.updated_entries == 0 and feed.read_bytes() == first

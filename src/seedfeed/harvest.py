@@ -510,8 +510,15 @@ def _save(
     """Normalize ``article`` and keep it; an unchanged entry is left exactly as it was."""
     if source.author and not article.authors:
         article.authors = [source.author]
-    entry, _warnings = to_entry(article, from_timestamp(now))
+    when = from_timestamp(now)
+    entry, _warnings = to_entry(article, when)
     old = store.web_entry(source.name, entry.id)
+    if entry.published > when:
+        # A page dated in the future would sit atop every feed until then: it is dated
+        # when first seen, as an undated page is (not "now" on each fetch: no churn).
+        entry = replace(entry, published=old.entry.published if old else when)
+    if entry.updated > when:
+        entry = replace(entry, updated=max(entry.published, old.entry.updated if old else when))
     if old is not None and article.published is None:
         # An undated page keeps the date it was first seen at, or every fetch would
         # look like an edit.
