@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from helpers import atom_titles, invoke, make_project, seed_text
+from seedfeed import sources as sources_module
 from seedfeed.config import load_config
 from seedfeed.harvest import refresh_sources
 from seedfeed.sources import load_sources
@@ -329,3 +332,47 @@ def test_a_dead_link_on_a_listing_keeps_the_listing_conditional(
     assert sorted(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == ["Back again", "Good"]
     assert "not read yet" not in invoke(["status", "-c", str(config)]).stdout
     assert len(_requests(httpserver, "/good")) == 1  # never fetched twice
+
+
+@pytest.mark.parametrize("broken", ["unreadable", "file"])
+def test_a_sources_folder_that_cannot_be_listed_loses_nothing(
+    tmp_path: Path, httpserver: HTTPServer, broken: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/story").respond_with_data(_page("Kept"), content_type=HTML)
+    config = _project(tmp_path, {"s.toml": f'url = "{httpserver.url_for("/story")}"\n'})
+    assert _publish(config)[0] == 0
+    feeds = {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()}
+    folder = tmp_path / "sources"
+    if broken == "unreadable":  # EACCES: root reads any folder, so the fault is made here
+        real = os.scandir
+
+        def scandir(path: Any) -> Any:
+            if Path(path) == folder:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(sources_module.os, "scandir", scandir)
+    else:
+        folder.rename(tmp_path / "sources.away")
+        folder.write_text("not a folder")
+    code, lines = _publish(config)
+    assert code == 1 and "sources: cannot read the folder" in lines[-1], lines
+    assert "previous feeds left as they were" in lines[-1]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()} == feeds
+    assert "cannot read the folder" in invoke(["status", "-c", str(config)]).stdout
+
+    monkeypatch.undo()  # back: its entries were never dropped, so nothing is new
+    if broken == "file":
+        folder.unlink()
+        (tmp_path / "sources.away").rename(folder)
+    code, lines = _publish(config)
+    assert code == 0 and any("0 new and 0 updated entries" in line for line in lines), lines
+    assert {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()} == feeds
+
+
+def test_a_symlink_loop_for_a_folder_is_a_config_error(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    (tmp_path / "feeds").symlink_to(tmp_path / "feeds")
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 2
+    assert "paths.feeds:" in result.stderr and "Traceback" not in result.stderr

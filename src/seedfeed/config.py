@@ -110,7 +110,14 @@ class PathSettings:
 
     def resolved(self, root: Path) -> PathSettings:
         """These paths made absolute against ``root``."""
-        return PathSettings(*((root / getattr(self, f.name)).resolve() for f in fields(self)))
+        resolved = []
+        for f in fields(self):
+            path = root / getattr(self, f.name)
+            try:
+                resolved.append(path.resolve())
+            except (OSError, RuntimeError) as exc:  # a symlink loop
+                raise ConfigError(f"paths.{f.name}: {path}: {exc}") from None
+        return PathSettings(*resolved)
 
 
 @dataclass(frozen=True)

@@ -412,9 +412,12 @@ def _due_on_own_schedule(config: Config) -> bool:
     """Whether a source with a schedule of its own is due now (the store's due rule; a
     URL the store does not know yet is due). Reads only: what sources exist is the
     publish's to record, under the publish lock."""
-    from .sources import load_sources
+    from .sources import SourceError, load_sources
 
-    sources, _errors = load_sources(config.paths.sources)
+    try:
+        sources, _errors = load_sources(config.paths.sources)
+    except SourceError:  # the publish says it
+        return False
     scheduled = {(s.name, url) for s in sources if s.enabled and s.schedule for url in s.urls}
     if not scheduled:
         return False
@@ -425,9 +428,12 @@ def _due_on_own_schedule(config: Config) -> bool:
 
 
 def _enabled_sources(config: Config) -> list[Any]:
-    from .sources import load_sources
+    from .sources import SourceError, load_sources
 
-    sources, _errors = load_sources(config.paths.sources)
+    try:
+        sources, _errors = load_sources(config.paths.sources)
+    except SourceError:  # the publish says it
+        return []
     return [s for s in sources if s.enabled]
 
 

@@ -26,7 +26,7 @@ from .errors import SeedfeedError
 from .formats import FEED_FORMATS, INDEX_NAME, LABEL_FOLDERS, OPML_NAME, STYLESHEET_NAME
 from .report import Progress, Report
 from .scan import SeedPaths, scan_seeds
-from .sources import Source, kept_sources, load_sources
+from .sources import Source, SourceError, kept_sources, load_sources
 from .store import OutputsRecord, RunRecord, StateStore, open_store
 from .writer import remove_obsolete, remove_stale_temp_files, write_all
 
@@ -224,7 +224,11 @@ def _enrich(config: Config, store: StateStore, report: Report) -> None:
 def _sources(config: Config, report: Report) -> list[Source]:
     """The source definitions; a file that cannot be used is skipped, named by its path
     below the project, like a seed (``check`` and ``--strict`` count it)."""
-    sources, errors = load_sources(config.paths.sources)
+    try:
+        sources, errors = load_sources(config.paths.sources)
+    except SourceError as exc:  # not an empty folder: every source's entries would go
+        message = f"{exc}; nothing published, previous feeds left as they were"
+        raise SourceError(message) from None
     for line in errors:
         path, _, reason = line.partition(": ")
         report.skip(_below(config.root, path), f"source: {reason}")

@@ -1,11 +1,13 @@
 """Sources: web pages followed for new articles, one TOML file each in ``sources/``.
 
-``load_sources`` reads the definitions (a bad file is one error line, never fatal).
+``load_sources`` reads the definitions (a bad file is one error line, never fatal; a
+folder that cannot be listed is an error, never taken for an empty one).
 What a fetched listing or feed announces is read in web/listings.py.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,19 +59,31 @@ _KEYS: dict[str, type | tuple[type, ...]] = {
 
 
 def load_sources(folder: Path) -> tuple[list[Source], list[str]]:
-    """Every ``*.toml`` in ``folder`` as a ``Source``, plus one error line per bad file."""
+    """Every ``*.toml`` in ``folder`` as a ``Source``, plus one error line per bad file.
+    Raises ``SourceError`` when the folder exists but cannot be listed."""
     sources: list[Source] = []
     errors: list[str] = []
-    if not folder.is_dir():
-        return sources, errors
-    for path in sorted(folder.glob("*.toml")):
-        if path.name.startswith("."):
-            continue
+    for path in source_files(folder):
         try:
             sources.append(parse_source(path))
         except SourceError as exc:
             errors.append(f"{path}: {exc}")
     return sources, errors
+
+
+def source_files(folder: Path) -> list[Path]:
+    """The source files in ``folder``, by name (none when it does not exist). Raises
+    ``SourceError`` when it exists but cannot be listed: taken for an empty folder, it
+    would make a run drop every source's state and entries."""
+    try:
+        with os.scandir(folder) as listing:
+            names = [e.name for e in listing if e.name.endswith(".toml") and e.name[0] != "."]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SourceError(f"{folder}: cannot read the folder ({reason})") from None
+    return [folder / name for name in sorted(names)]
 
 
 def parse_source(path: Path) -> Source:
@@ -157,7 +171,5 @@ def kept_sources(folder: Path, sources: list[Source]) -> set[str]:
     """The sources whose state and entries stay although nothing is fetched for them:
     the disabled ones, and the files that exist but do not parse now."""
     kept = {source.name for source in sources if not source.enabled}
-    if folder.is_dir():
-        parsed = {source.name for source in sources}
-        kept |= {path.stem for path in folder.glob("*.toml")} - parsed
-    return kept
+    parsed = {source.name for source in sources}
+    return kept | ({path.stem for path in source_files(folder)} - parsed)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .config import Config
 from .dates import from_timestamp
-from .sources import load_sources
+from .sources import SourceError, load_sources
 from .store import STATE_FILE, open_store
 from .web.robots import DISALLOWED
 
@@ -48,7 +48,10 @@ def status(config: Config, now: float | None = None) -> dict[str, Any]:
         result["next_publish"] = int(upcoming.timestamp()) if upcoming else None
     if not (config.paths.state / STATE_FILE).exists():
         return result
-    sources, errors = load_sources(config.paths.sources)
+    try:
+        sources, errors = load_sources(config.paths.sources)
+    except SourceError as exc:
+        sources, errors = [], [str(exc)]
     result["source_errors"] = errors
     with open_store(config.paths.state) as store:
         last = store.last_run()
