@@ -618,3 +618,23 @@ def test_headers_the_parser_cannot_read_are_400(site: Site, headers: bytes) -> N
     first = b"POST /all.atom.xml HTTP/1.1\r\n" + headers % len(SMUGGLED) + b"\r\n"
     responses = exchange(site, first + SMUGGLED + FOLLOW_UP)
     assert [status for status, _, _ in responses] == [400]
+
+
+def test_a_flood_of_idle_connections_is_answered_503_not_a_thread_each(site: Site) -> None:
+    site.server.max_connections = 4
+    idle = [socket.create_connection(("127.0.0.1", site.port), timeout=5) for _ in range(4)]
+    try:
+        deadline = time.monotonic() + 5
+        while site.server._busy < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the four are being served (each waits for its request line)
+        threads = threading.active_count()
+        status, headers, body = request(site, "/all.atom.xml")
+        assert (status, headers["Retry-After"], body) == (503, "5", b"busy, try again soon\n")
+        assert threading.active_count() == threads  # no thread for the refused one
+    finally:
+        for sock in idle:
+            sock.close()
+    deadline = time.monotonic() + 5
+    while site.server._busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert request(site, "/all.atom.xml")[0] == 200  # served again once they left

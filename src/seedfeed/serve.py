@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import io
 import logging
+import math
 import os
 import re
 import socket
@@ -31,7 +32,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from . import __version__
@@ -163,12 +164,50 @@ class FeedServer(ThreadingHTTPServer):
     # Readers poll at the same minute: the stdlib's backlog of 5 drops a burst of them.
     request_queue_size = 128
 
+    # Connections served at once, a thread each: past this, a client is answered 503
+    # with Retry-After at once, so that a flood of idle connections cannot take every
+    # thread (and memory) of the machine.
+    max_connections = 256
+
     def __init__(self, feeds_dir: Path, address: tuple[str, int]) -> None:
         self.feeds_dir = Path(feeds_dir)
         self.cache = _FileCache()
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._said_busy = -math.inf
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, FeedRequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve ``request`` on a thread of its own, or answer 503 when all are taken."""
+        with self._busy_lock:
+            full = self._busy >= self.max_connections
+            if not full:
+                self._busy += 1
+        if full:
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            now = time.monotonic()
+            if now - self._said_busy > 60:  # once a minute, not a line per refusal
+                self._said_busy = now
+                log.warning("busy: %d connections at once; answering 503", self.max_connections)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._busy_lock:
+            self._busy -= 1
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), which can wait seconds on DNS
@@ -367,6 +406,22 @@ class FeedRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         # The stdlib default writes to stderr; everything goes through logging instead.
         log.info(format, *args)
+
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 21\r\nConnection: close\r\n\r\nbusy, try again soon\n"
+)
+
+
+def _refuse_busy(request: socket.socket) -> None:
+    """Answer 503 on the accepting thread without reading the request: a few bytes that
+    fit any socket buffer, so a client that never reads cannot block the server."""
+    try:
+        request.setblocking(False)
+        request.send(_BUSY)
+    except OSError:
+        pass
 
 
 def discard_chunked(rfile: BinaryIO | io.BufferedIOBase, limit: int) -> bool:
