@@ -20,6 +20,7 @@ Usage: ``python bench/bench_publish.py [--sizes 1000,10000] [--repeat 3] [--work
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import importlib.util
 import os
@@ -367,6 +368,9 @@ def main(argv: list[str] | None = None) -> None:
         "--workdir", type=Path, help="keep the corpora here instead of a temporary folder"
     )
     args = parser.parse_args(argv)
+    # As `make publish` does: an editable install leaves src/ uncompiled, and with
+    # PYTHONDONTWRITEBYTECODE every measured run would compile seedfeed again.
+    compileall.compile_dir(BENCH_DIR.parent / "src", quiet=1)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if not SEEDFEED.exists():
         parser.error(f"{SEEDFEED} not found: install seedfeed in this interpreter's venv")
