@@ -53,6 +53,12 @@ class _Stderr:
         return self._console
 
     def print(self, text: str, *, markup: bool = False) -> None:
+        """One line on stderr: plain where it is not a terminal (cron, a pipe: no rich
+        import for a run's warnings), through rich on one (beside a progress display)."""
+        if self._console is None and not markup and not sys.stderr.isatty():
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+            return
         self.console.print(text, markup=markup)
 
 
