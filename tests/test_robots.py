@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +20,14 @@ from werkzeug import Request, Response
 
 from helpers import atom_titles, invoke, make_project, seed_text
 from seedfeed import sources as sources_module
-from seedfeed.config import load_config
-from seedfeed.harvest import refresh_sources
+from seedfeed.config import FetchSettings, load_config
+from seedfeed.harvest import SourceRun, refresh_sources
 from seedfeed.sources import load_sources
-from seedfeed.store import open_store
-from seedfeed.web.robots import FRESH
+from seedfeed.status import status
+from seedfeed.store import RobotsRecord, open_store
+from seedfeed.web import fetch as fetch_module
+from seedfeed.web.fetch import Fetcher
+from seedfeed.web.robots import DISALLOWED, FRESH, Robots
 
 FETCH = "[fetch]\nallow_private = true\nread_timeout = 2\ndeadline = 5\n"
 HTML = "text/html; charset=utf-8"
@@ -263,7 +267,7 @@ def test_refresh_fetches_a_backed_off_source_now(tmp_path: Path, httpserver: HTT
     _code, lines = _publish(config)
     assert _requests(httpserver, "/story") == []
     [standing] = [line for line in lines if "backing off" in line]
-    assert "2 sources failing" in standing and "seedfeed refresh" in standing
+    assert "2 source URLs failing" in standing and "seedfeed refresh" in standing
     assert "next try" in standing
     status = invoke(["status", "-c", str(config)]).stdout
     assert "FAILING (1 in a row: HTTP 500" in status and "next try" in status
@@ -376,3 +380,276 @@ def test_a_symlink_loop_for_a_folder_is_a_config_error(tmp_path: Path) -> None:
     result = invoke(["publish", "-c", str(config)])
     assert result.exit_code == 2
     assert "paths.feeds:" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- robots.txt as sites really write it ----------------------------------------------
+
+
+class _Cache:
+    """A robots.txt cache in memory (the store's part of ``RobotsCache``)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, RobotsRecord] = {}
+
+    def robots(self, origin: str) -> RobotsRecord | None:
+        return self.records.get(origin)
+
+    def put_robots(self, record: RobotsRecord) -> None:
+        self.records[record.origin] = record
+
+
+def _robots_for(server: HTTPServer, body: bytes | str, **fetch: Any) -> Robots:
+    server.clear()
+    server.expect_request("/robots.txt").respond_with_data(body, content_type="text/plain")
+    robots = Robots(Fetcher(FetchSettings(allow_private=True, **fetch)), _Cache())
+    robots.prepare([server.url_for("/x")])
+    return robots
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_group(httpserver: HTTPServer) -> None:
+    robots = _robots_for(httpserver, "\ufeffUser-agent: *\nDisallow: /\n".encode())
+    assert robots.refusal(httpserver.url_for("/private")) == DISALLOWED
+
+
+@pytest.mark.parametrize("agent", ["seed", "github", "https", "seedfeedbot"])
+def test_only_the_seedfeed_group_or_star_applies(httpserver: HTTPServer, agent: str) -> None:
+    # Words of seedfeed's whole User-Agent ("seedfeed/0.2.0 (+https://github.com/...)")
+    # name other crawlers; the product token alone is matched (RFC 9309 2.2.1).
+    body = f"User-agent: {agent}\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+    assert _robots_for(httpserver, body).refusal(httpserver.url_for("/page")) is None
+
+
+def test_groups_for_seedfeed_are_combined(httpserver: HTTPServer) -> None:
+    body = (
+        "User-agent: other\nUser-agent: SeedFeed/1.0\nDisallow: /a\n\n"
+        "User-agent: *\nDisallow: /\n\nUser-agent: seedfeed\nDisallow: /b\n"
+    )
+    robots = _robots_for(httpserver, body)
+    assert robots.refusal(httpserver.url_for("/a/1")) == DISALLOWED
+    assert robots.refusal(httpserver.url_for("/b/1")) == DISALLOWED
+    assert robots.refusal(httpserver.url_for("/c")) is None  # * does not apply to seedfeed
+
+
+def test_a_robots_txt_past_max_bytes_is_read_that_far(httpserver: HTTPServer) -> None:
+    body = "User-agent: *\nDisallow: /private\n" + "# filler\n" * 20_000  # 180 KB
+    robots = _robots_for(httpserver, body, max_bytes=100_000)
+    assert robots.refusal(httpserver.url_for("/public")) is None
+    assert robots.refusal(httpserver.url_for("/private")) == DISALLOWED
+
+
+def test_a_robots_txt_redirecting_in_a_loop_allows_everything(httpserver: HTTPServer) -> None:
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "", status=301, headers={"Location": "/robots.txt"}
+    )
+    robots = Robots(Fetcher(FetchSettings(allow_private=True)), _Cache())
+    assert robots.refusal(httpserver.url_for("/page")) is None  # RFC 9309 2.3.1.2
+
+
+# --- Crawl-delay: spaced, never a worker asleep, never an endless run -------------------
+
+
+def test_a_crawl_delay_does_not_hold_back_another_site(httpserver: HTTPServer) -> None:
+    other = HTTPServer(host="127.0.0.1")
+    other.start()
+    try:
+        httpserver.expect_request("/p").respond_with_data("ok", content_type="text/plain")
+        other.expect_request("/q").respond_with_data("ok", content_type="text/plain")
+        fetcher = Fetcher(FetchSettings(allow_private=True, concurrency=2, per_host=2))
+        fetcher.space(httpserver.url_for("/"), 1.0)
+        jobs = [(f"a{i}", httpserver.url_for(f"/p?{i}"), None) for i in range(3)]
+        started = time.monotonic()
+        when = {
+            key: time.monotonic() - started
+            for key, _ in fetcher.fetch_many([*jobs, ("b", other.url_for("/q"), None)])
+        }
+        fetcher.close()
+        assert when["b"] < 0.9, when  # not behind a1..a3, which wait their slots
+        assert sorted(when[f"a{i}"] for i in range(3))[-1] >= 2.9, when
+    finally:
+        other.stop()
+
+
+def test_closing_fetch_many_does_not_wait_out_a_crawl_delay(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/p").respond_with_data("ok", content_type="text/plain")
+    fetcher = Fetcher(FetchSettings(allow_private=True))
+    fetcher.space(httpserver.url_for("/"), 5.0)
+    results = fetcher.fetch_many([(i, httpserver.url_for(f"/p?{i}"), None) for i in range(4)])
+    started = time.monotonic()
+    threading.Timer(0.3, fetcher.close).start()  # Ctrl-C, or the daemon stopping
+    assert list(results) == []
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_long_crawl_delay_leaves_pages_for_later_runs(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fetch_module, "SPACING_BUDGET", 1.5)  # 60 s in a real run
+    _serve_robots(httpserver, "User-agent: *\nCrawl-delay: 1\n")
+    httpserver.expect_request("/news").respond_with_data(
+        _listing(*(f"/p{i}" for i in range(5))), content_type=HTML
+    )
+    for i in range(5):
+        httpserver.expect_request(f"/p{i}").respond_with_data(_page(f"Page {i}"), content_type=HTML)
+    url = httpserver.url_for("/news")
+    config = _project(tmp_path, {"news.toml": f'url = "{url}"\nkind = "listing"\n'})
+    started = time.monotonic()
+    code, lines = _publish(config)
+    assert code == 0 and time.monotonic() - started < 10
+    fetched = len(atom_titles(tmp_path / "feeds" / "all.atom.xml"))
+    assert 1 <= fetched < 5, lines
+    assert not any(line.startswith("warning: http") for line in lines), lines  # no failure
+    for _ in range(5):  # each run reads the next pages, without a warning or a backoff
+        code, lines = _publish(config)
+        if len(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == 5:
+            break
+    assert len(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == 5
+    assert "not read yet" not in invoke(["status", "-c", str(config)]).stdout
+
+
+# --- what the review found about pages not read yet, refresh and opting out -------------
+
+
+def _due_now(config: Path) -> None:
+    """Make every source due, as its schedule would."""
+    with open_store(load_config(config).paths.state) as store:
+        for state in store.fetch_states():
+            state.next_fetch = 0
+            store.put_fetch_state(state)
+        store.commit()
+
+
+def test_a_dead_link_waits_its_backoff_when_the_listing_changes(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    version = {"n": 0}
+
+    def listing(_request: Request) -> Response:
+        version["n"] += 1  # a busy listing: a new article every run, never a 304
+        return Response(_listing("/dead", f"/new{version['n']}"), mimetype="text/html")
+
+    httpserver.expect_request("/news").respond_with_handler(listing)
+    httpserver.expect_request("/dead").respond_with_data("nope", status=404)
+    for n in range(1, 4):
+        httpserver.expect_request(f"/new{n}").respond_with_data(
+            _page(f"New {n}"), content_type=HTML
+        )
+    url = httpserver.url_for("/news")
+    config = _project(tmp_path, {"news.toml": f'url = "{url}"\nkind = "listing"\n'})
+    assert _publish(config)[0] == 0
+    _due_now(config)
+    assert _publish(config)[0] == 0
+    assert len(_requests(httpserver, "/news")) == 2 and len(_requests(httpserver, "/dead")) == 1
+    assert sorted(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == ["New 1", "New 2"]
+
+
+def test_a_disabled_sources_pages_are_not_promised_a_retry(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/news").respond_with_data(_listing("/dead"), content_type=HTML)
+    httpserver.expect_request("/dead").respond_with_data("nope", status=404)
+    url = httpserver.url_for("/news")
+    config = _project(tmp_path, {"news.toml": f'url = "{url}"\nkind = "listing"\n'})
+    _publish(config)
+    assert "/dead" in invoke(["status", "-c", str(config)]).stdout
+    (tmp_path / "sources" / "news.toml").write_text(
+        f'url = "{url}"\nkind = "listing"\nenabled = false\n'
+    )
+    _code, lines = _publish(config)
+    assert not any("not read yet" in line for line in lines)
+    assert "/dead" not in invoke(["status", "-c", str(config)]).stdout
+    result = invoke(["refresh", "news", "-c", str(config)])
+    assert result.exit_code == 2 and "news: disabled in its file" in result.stderr
+
+
+def test_disallowed_after_failing_is_disallowed_not_failing(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/story").respond_with_data("down", status=500)
+    url = httpserver.url_for("/story")
+    config = load_config(_project(tmp_path, {"s.toml": f'url = "{url}"\n'}))
+    sources, _errors = load_sources(config.paths.sources)
+    start = time.time()
+
+    def run(now: float) -> SourceRun:
+        with open_store(config.paths.state) as store:
+            done = refresh_sources(config, store, sources, lambda *w: None, now=now)
+            store.commit()
+            return done
+
+    run(start)  # HTTP 500: failing, backing off
+    _serve_robots(httpserver, "User-agent: *\nDisallow: /\n")  # a day later: disallowed
+    assert run(start + FRESH + 1).disallowed == 1
+    assert run(start + FRESH + 2).backing_off == []
+    assert status(config, now=start + FRESH + 2)["sources"][0]["health"] == "disallowed"
+
+
+def test_robots_false_takes_effect_on_the_next_publish(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    _serve_robots(httpserver, "User-agent: *\nDisallow: /\n")
+    httpserver.expect_request("/news").respond_with_data(_listing("/a"), content_type=HTML)
+    httpserver.expect_request("/story").respond_with_data(_page("Mine"), content_type=HTML)
+    httpserver.expect_request("/a").respond_with_data(_page("Announced"), content_type=HTML)
+    config = _project(
+        tmp_path,
+        {
+            "s.toml": f'url = "{httpserver.url_for("/story")}"\n',
+            "news.toml": f'url = "{httpserver.url_for("/news")}"\nkind = "listing"\n',
+        },
+    )
+    _publish(config)
+    assert not (tmp_path / "feeds" / "all.atom.xml").read_text().count("<entry>")
+    config.write_text(config.read_text().replace("[fetch]\n", "[fetch]\nrobots = false\n"))
+    assert _publish(config)[0] == 0
+    assert sorted(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == ["Announced", "Mine"]
+
+
+def test_enrich_waits_for_a_robots_txt_that_cannot_be_read_now(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data("busy", status=503)
+    link = httpserver.url_for("/article")
+    config = _project(
+        tmp_path, {}, config=FETCH + "[seeds]\nenrich = true\n", seeds=seed_text("Clip", link=link)
+    )
+    _code, lines = _publish(config)
+    [said] = [line for line in lines if "robots.txt" in line]
+    assert "cannot be read now; 1 seed not enriched yet" in said
+    httpserver.clear()
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)
+    httpserver.expect_request("/article").respond_with_data(_page("Page"), content_type=HTML)
+    _publish(config)
+    assert len(_requests(httpserver, "/article")) == 1
+
+
+def test_check_fetches_nothing(tmp_path: Path, httpserver: HTTPServer) -> None:
+    config = _project(
+        tmp_path,
+        {"s.toml": f'url = "{httpserver.url_for("/story")}"\n'},
+        config=FETCH + "[seeds]\nenrich = true\n",
+        seeds=seed_text("Clip", link=httpserver.url_for("/article")),
+    )
+    assert invoke(["check", "-c", str(config)]).exit_code == 0
+    assert httpserver.log == []
+
+
+def test_refresh_reads_a_gone_source_again(tmp_path: Path, httpserver: HTTPServer) -> None:
+    gone = {"yes": True}
+
+    def story(_request: Request) -> Response:
+        if gone["yes"]:
+            return Response("gone", status=410)
+        return Response(_page("Back"), mimetype="text/html")
+
+    httpserver.expect_request("/story").respond_with_handler(story)
+    config = _project(tmp_path, {"s.toml": f'url = "{httpserver.url_for("/story")}"\n'})
+    _publish(config)
+    assert (
+        json.loads(invoke(["status", "-c", str(config), "--json"]).stdout)["sources"][0]["health"]
+        == "gone"
+    )
+    gone["yes"] = False
+    assert invoke(["refresh", "s", "-c", str(config)]).exit_code == 0
+    assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["Back"]

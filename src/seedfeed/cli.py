@@ -261,10 +261,12 @@ def _standing(report: Report) -> str | None:
             first = min(when for _url, _why, when in backing_off)
             names = ", ".join(url for url, _why, _when in backing_off[:2])
             more = f" and {len(backing_off) - 2:,} more" if backing_off[2:] else ""
+            when = from_timestamp(first)
+            today = when.date() == from_timestamp(time.time()).date()
             parts.append(
-                f"{_plural(len(backing_off), 'source')} failing, backing off ({names}{more});"
-                f" next try {from_timestamp(first):%H:%M UTC} (seedfeed refresh tries now,"
-                " seedfeed status says why)"
+                f"{_plural(len(backing_off), 'source URL')} failing, backing off ({names}{more});"
+                f" next try {when:%H:%M UTC}{'' if today else f' on {when:%Y-%m-%d}'}"
+                " (seedfeed refresh tries now, seedfeed status says why)"
             )
         if unread := report.sources.unread_pages:
             names = ", ".join(url for url, _why in unread[:2])
@@ -330,10 +332,12 @@ def refresh_cmd(names: tuple[str, ...], config_path: Path | None, strict: bool) 
 
     config = _load(config_path)
     if names:
-        known = {source.name for source in load_sources(config.paths.sources)[0]}
+        known = {source.name: source for source in load_sources(config.paths.sources)[0]}
         if unknown := [name for name in names if name not in known]:
             choices = ", ".join(sorted(known)) or "none"
             raise UsageError(f"no source named {', '.join(unknown)} (sources: {choices})")
+        if off := [name for name in names if not known[name].enabled]:
+            raise UsageError(f"{', '.join(off)}: disabled in its file (enabled = false)")
     _publish(config, strict, refresh=set(names) if names else True)
 
 

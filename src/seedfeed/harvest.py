@@ -25,9 +25,9 @@ from .normalize import content_hash, to_entry
 from .scan import _die_with_parent, parse_workers
 from .sources import Source, SourceError, kept_sources
 from .store import Enrichment, FetchState, PendingPage, StateStore, WebEntry
-from .web.fetch import Fetcher, FetchError, FetchResult, Validators, next_retry
+from .web.fetch import SPACED_OUT, Fetcher, FetchError, FetchResult, Validators, next_retry
 from .web.listings import feed_articles, listing_links
-from .web.robots import DISALLOWED, FRESH, Robots
+from .web.robots import DISALLOWED, FRESH, Robots, robots_txt_of
 
 log = logging.getLogger("seedfeed")
 
@@ -81,14 +81,26 @@ def refresh_sources(
     due = due_sources(config, store, sources, now, refresh)
     enabled = {source.name: source for source in sources if source.enabled}
     unread = {(p.source, p.url): p for p in store.pending_pages() if p.source in enabled}
-    retry = [p for p in unread.values() if p.next_try <= now or _named(refresh, p.source)]
+    retry = [
+        p
+        for p in unread.values()
+        if p.next_try <= now
+        or _named(refresh, p.source)
+        # robots = false (again): what robots.txt refused is read now, not in a day
+        or (p.reason == DISALLOWED and not config.fetch.robots)
+    ]
     warned: set[str] = set()
     if due or retry:
         with _using(fetcher, config) as client:
             robots = Robots(client, store, now) if config.fetch.robots else None
             if robots is not None:
                 robots.prepare(state.url for _source, state in due)
-            pages = _fetch_documents(client, store, due, run, now, warn, robots)
+            waiting = {
+                (p.source, p.url)
+                for p in unread.values()
+                if p not in retry and not (p.reason == DISALLOWED and not robots)
+            }
+            pages = _fetch_documents(client, store, due, run, now, warn, robots, waiting)
             for page in retry:
                 announcers = pages.setdefault(page.url, [])
                 if enabled[page.source] not in announcers:
@@ -147,8 +159,12 @@ def due_sources(
     enabled = {(s.name, url): s for s in sources if s.enabled for url in s.urls}
     store.sync_sources(enabled, kept_sources(config.paths.sources, sources))
     states = store.due(now)
+    forced = []
     if refresh:
         forced = [s for s in store.fetch_states() if _named(refresh, s.source)]
+    if not config.fetch.robots:  # robots = false (again): what it refused is due now
+        forced += [s for s in store.fetch_states() if s.last_error == DISALLOWED]
+    if forced:
         states = sorted(
             {(s.source, s.origin): s for s in [*states, *forced]}.values(),
             key=lambda s: (s.source, s.origin),
@@ -183,9 +199,11 @@ def _fetch_documents(
     now: float,
     warn: Warn,
     robots: Robots | None,
+    waiting: set[tuple[str, str]],
 ) -> _Pages:
     """Fetch the due source documents (pages, listings, feeds) robots.txt allows; save
-    what they hold and return the article pages they announce, once each per source."""
+    what they hold and return the article pages they announce, once each per source
+    (but those in ``waiting``: announced before, not read yet, their retry not due)."""
     allowed = []
     for source, state in due:
         refusal = robots.refusal(state.url) if robots is not None else None
@@ -201,6 +219,8 @@ def _fetch_documents(
             for source, state in allowed]  # fmt: skip
     pages: _Pages = {}
     for (source, state), outcome in fetcher.fetch_many(jobs):
+        if isinstance(outcome, FetchError) and outcome.reason == SPACED_OUT:
+            continue  # the site's Crawl-delay: still due, fetched on the next run
         if isinstance(outcome, FetchError):
             _failed(store, state, outcome, now, warn)
             run.failed += 1
@@ -215,6 +235,8 @@ def _fetch_documents(
         run.fetched += 1
         try:
             for link in _read_document(source, outcome, store, run, now, warn):
+                if (source.name, link) in waiting:  # not read yet, its retry not due
+                    continue
                 announcers = pages.setdefault(link, [])
                 if source not in announcers:
                     announcers.append(source)
@@ -285,6 +307,13 @@ def _unread(url: str, error: FetchError, announcers: list[Source], ctx: _PageRun
     """An announced page that could not be read (or robots.txt refuses): kept to be tried
     again on its own backoff (a refusal: when robots.txt is read again, after a day). Said
     once per reason; a page still unread 30 days after it first failed is given up."""
+    if error.reason == SPACED_OUT:  # not a failure: read on the next run
+        for source in announcers:
+            if (source.name, url) not in ctx.unread:
+                ctx.store.put_pending_page(
+                    PendingPage(source.name, url, 0, ctx.now, int(ctx.now), error.reason)
+                )
+        return
     ctx.run.failed += error.reason != DISALLOWED
     ctx.run.disallowed += error.reason == DISALLOWED
     said = False
@@ -385,12 +414,19 @@ def enrich_seeds(
             robots = Robots(client, store)
             robots.prepare(task.link for task in todo)
             allowed = []
+            later: dict[str, int] = {}  # site -> seeds left for a later run
             for task in todo:
                 if (refusal := robots.refusal(task.link)) is None:
                     allowed.append(task)
-                else:  # said once: the seed is not enriched again until it changes
+                elif refusal == DISALLOWED:  # said once: not asked again until it changes
                     warn(task.path, f"not enriched: {task.link}: {refusal}")
                     store.put_enrichment(task.path, task.digest, None, error=refusal)
+                else:  # robots.txt cannot be read now: enriched on a later run
+                    site = robots_txt_of(task.link)
+                    later[site] = later.get(site, 0) + 1
+            for site, count in later.items():
+                seeds = "1 seed" if count == 1 else f"{count} seeds"
+                warn(site, f"cannot be read now; {seeds} not enriched yet (tried next run)")
         for task, outcome in client.fetch_many((task, task.link, None) for task in allowed):
             if isinstance(outcome, FetchError):
                 warn(task.path, f"not enriched: {outcome}")
@@ -443,6 +479,7 @@ def _disallowed(store: StateStore, state: FetchState, now: float, warn: Warn) ->
     if state.last_error != DISALLOWED:
         warn(state.url, f"{DISALLOWED}; not fetched ([fetch] robots = false for your own sites)")
     state.last_error = DISALLOWED
+    state.failures = 0  # not failing: asked, and told no
     state.next_fetch = now + FRESH
     store.put_fetch_state(state)
 

@@ -24,6 +24,10 @@ def _when(seconds: float | None) -> str:
     return from_timestamp(seconds).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
 def status(config: Config, now: float | None = None) -> dict[str, Any]:
     """The state of a project: the daemon, the last run, every source's health."""
     from .daemon import daemon_running
@@ -53,6 +57,7 @@ def status(config: Config, now: float | None = None) -> dict[str, Any]:
     except SourceError as exc:
         sources, errors = [], [str(exc)]
     result["source_errors"] = errors
+    enabled = {source.name for source in sources if source.enabled}
     with open_store(config.paths.state) as store:
         last = store.last_run()
         result["last_run"] = asdict(last) if last is not None else None
@@ -91,6 +96,7 @@ def status(config: Config, now: float | None = None) -> dict[str, Any]:
                 "next_try": max(page.next_try, now),
             }
             for page in store.pending_pages()
+            if page.source in enabled  # a disabled source's pages are not tried
         ]
     return result
 
@@ -142,6 +148,6 @@ def status_lines(config: Config, now: float | None = None) -> Iterator[str]:
     for page in data["unread_pages"]:
         yield f"  {page['url']}  (from {page['source']})"
         yield (
-            f"      {page['reason']}; {page['failures']} failures since"
+            f"      {page['reason']}; {_count(page['failures'], 'failure')} since"
             f" {_when(page['first_failed'])}; next try {_when(page['next_try'])}"
         )

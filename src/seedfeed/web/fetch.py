@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import heapq
 import http.client
+import itertools
 import logging
 import re
 import socket
@@ -73,6 +75,11 @@ USER_AGENT = f"seedfeed/{__version__} (+{PROJECT_URL})"
 # The longest a site may make seedfeed wait between two of its requests (Crawl-delay): a
 # hostile or mistaken "Crawl-delay: 86400" must not stall a run for a day.
 MAX_SPACING = 30.0
+# How far ahead a request may be booked behind a Crawl-delay in one ``fetch_many``: the
+# rest fail with SPACED_OUT and are tried on a later run, so a long delay slows a site's
+# pages down instead of holding the whole run (and the publish lock) for an hour.
+SPACING_BUDGET = 60.0
+SPACED_OUT = "not fetched in this run: the site's Crawl-delay spaces its pages out"
 MAX_REDIRECTS = 10
 
 
@@ -132,11 +139,16 @@ class Fetcher:
     does. ``close`` (or leaving a ``with`` block) cancels fetches in flight."""
 
     def __init__(
-        self, settings: FetchSettings | None = None, *, max_redirects: int = MAX_REDIRECTS
+        self,
+        settings: FetchSettings | None = None,
+        *,
+        max_redirects: int = MAX_REDIRECTS,
+        truncate: bool = False,
     ) -> None:
         settings = settings if settings is not None else FetchSettings()
         self.settings = settings
         self.max_redirects = max_redirects
+        self.truncate = truncate  # a body past max_bytes is cut there, not refused
         self._session = Session()
         for prefix in ("http://", "https://"):
             self._session.mount(
@@ -156,25 +168,31 @@ class Fetcher:
         self._closed = False
         self._spacing: dict[str, float] = {}  # host -> seconds between request starts
         self._next_slot: dict[str, float] = {}  # host -> when its next request may start
+        self._wake = threading.Event()  # set by close(): fetch_many stops waiting for slots
 
     def space(self, url: str, seconds: float) -> None:
         """Start requests to ``url``'s host at least ``seconds`` apart from now on (a
-        robots.txt Crawl-delay), capped at ``MAX_SPACING``."""
-        with self._lock:
-            self._spacing[_host_key(url)] = min(max(seconds, 0.0), MAX_SPACING)
-
-    def _wait_for_slot(self, url: str) -> None:
-        """Sleep until this host's next request may start, and book the one after."""
+        robots.txt Crawl-delay, counted from the request that read it), capped at
+        ``MAX_SPACING``. ``fetch_many`` waits for the slots, never a worker thread."""
         host = _host_key(url)
+        seconds = min(max(seconds, 0.0), MAX_SPACING)
         with self._lock:
+            self._spacing[host] = seconds
+            self._next_slot.setdefault(host, time.monotonic() + seconds)
+
+    def _book(self, host: str, latest: float) -> float | None:
+        """When a request to ``host`` may start (booking it), or None when its slot comes
+        after ``latest``. Now for a host without a Crawl-delay."""
+        with self._lock:
+            now = time.monotonic()
             spacing = self._spacing.get(host)
             if not spacing:
-                return
-            now = time.monotonic()
+                return now
             start = max(now, self._next_slot.get(host, now))
+            if start > latest:
+                return None
             self._next_slot[host] = start + spacing
-        if start > now:
-            time.sleep(start - now)
+            return start
 
     def __enter__(self) -> Fetcher:
         return self
@@ -186,6 +204,7 @@ class Fetcher:
         """Cancel the fetches in flight (they fail with 'cancelled') and close connections."""
         with self._lock:
             self._closed = True
+        self._wake.set()
         self._abort(None)
         self._session.close()
 
@@ -226,50 +245,80 @@ class Fetcher:
         At most ``settings.concurrency`` requests are in flight, and at most
         ``settings.per_host`` to one host (scheme, host and port of the URL). A job for a
         busy host waits in that host's queue rather than holding a worker, so a slow host
-        delays only its own jobs. ``jobs`` is read as slots free up; jobs waiting for a
-        busy host are held in memory. Closing the generator early cancels what is in flight.
+        delays only its own jobs; so does a host's Crawl-delay (``space``): its jobs run one
+        at a time, each started when its slot comes, and those whose slot comes more than
+        ``SPACING_BUDGET`` after the call began fail with ``SPACED_OUT``. ``jobs`` is read
+        as slots free up; jobs waiting for a busy host are held in memory. Closing the
+        generator early cancels what is in flight.
         """
         settings = self.settings
         pending = iter(jobs)
         exhausted = False
         waiting: dict[str, deque[tuple[K, str, Validators | None]]] = {}
-        running: dict[str, int] = {}
+        running: dict[str, int] = {}  # jobs started or booked per host
         futures: dict[Future[FetchResult | FetchError], tuple[K, str]] = {}
+        booked: list[tuple[float, int, str, tuple[K, str, Validators | None]]] = []  # a heap
+        spaced_out: list[tuple[K, FetchError]] = []
+        order = itertools.count()  # booked jobs of one time in the order they came
+        latest = time.monotonic() + SPACING_BUDGET  # no job is booked to start after this
         group = object()
         pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="seedfeed-fetch")
 
-        def start(host: str, job: tuple[K, str, Validators | None]) -> None:
+        def submit(host: str, job: tuple[K, str, Validators | None]) -> None:
             key, url, validators = job
-            running[host] = running.get(host, 0) + 1
             futures[pool.submit(self._job, url, validators, group)] = (key, host)
+
+        def start(host: str, job: tuple[K, str, Validators | None]) -> None:
+            when = self._book(host, latest)
+            if when is None:
+                spaced_out.append((job[0], FetchError(job[1], SPACED_OUT)))
+                return
+            running[host] = running.get(host, 0) + 1
+            if when > time.monotonic():
+                heapq.heappush(booked, (when, next(order), host, job))
+            else:
+                submit(host, job)
+
+        def finished(host: str) -> None:
+            running[host] -= 1
+            while (queue := waiting.get(host)) and running[host] < self._limit(host):
+                start(host, queue.popleft())
+                if not queue:
+                    del waiting[host]
+            if not running[host] and host not in waiting:
+                del running[host]
 
         try:
             while True:
-                while not exhausted and len(futures) < settings.concurrency:
+                while not exhausted and len(futures) + len(booked) < settings.concurrency:
                     try:
                         job = next(pending)
                     except StopIteration:
                         exhausted = True
                         break
                     host = _host_key(job[1])
-                    if running.get(host, 0) < settings.per_host:
+                    if running.get(host, 0) < self._limit(host):
                         start(host, job)
                     else:
                         waiting.setdefault(host, deque()).append(job)
-                if not futures:
+                while spaced_out:
+                    yield spaced_out.pop(0)
+                now = time.monotonic()
+                while booked and booked[0][0] <= now:
+                    _when, _seq, host, job = heapq.heappop(booked)
+                    submit(host, job)
+                if not futures and not booked:
                     # a job only waits while its host has requests running, so none is left
                     return
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                timeout = booked[0][0] - now if booked else None
+                if not futures:
+                    if self._wake.wait(timeout):
+                        return  # closed
+                    continue
+                done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     key, host = futures.pop(future)
-                    running[host] -= 1
-                    queue = waiting.get(host)
-                    if queue:
-                        start(host, queue.popleft())
-                        if not queue:
-                            del waiting[host]
-                    elif not running[host]:
-                        del running[host]
+                    finished(host)  # may start or book the host's next job, or space it out
                     yield key, future.result()
         finally:
             for future in futures:
@@ -281,11 +330,15 @@ class Fetcher:
 
     # -- the parts --
 
+    def _limit(self, host: str) -> int:
+        """Requests in flight to ``host`` at once: one where a Crawl-delay spaces them."""
+        with self._lock:
+            return 1 if self._spacing.get(host) else self.settings.per_host
+
     def _job(
         self, url: str, validators: Validators | None, group: object
     ) -> FetchResult | FetchError:
         try:
-            self._wait_for_slot(url)
             return self._fetch(url, validators, group)
         except FetchError as exc:
             return exc
@@ -428,7 +481,8 @@ class Fetcher:
         too_big = _error(url, current, f"body over {_size(limit)}")
         length = response.headers.get("Content-Length", "").strip()
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        if length.isdigit() and int(length) > limit and encoding in ("", "identity"):
+        plain = encoding in ("", "identity")
+        if length.isdigit() and int(length) > limit and plain and not self.truncate:
             raise too_big  # no need to read what will be refused
         chunks: list[bytes] = []
         total = 0
@@ -436,7 +490,10 @@ class Fetcher:
         for chunk in response.iter_content(_CHUNK):
             total += len(chunk)
             if total > limit:
-                raise too_big
+                if not self.truncate:
+                    raise too_big
+                chunks.append(chunk[: limit - total + len(chunk)])
+                break
             if watch.remaining() <= 0:
                 watch.stop(watch.deadline_reason)
                 break

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
@@ -25,7 +26,15 @@ if TYPE_CHECKING:  # at run time imported when needed: `status` reads DISALLOWED
 
     from .fetch import Fetcher, FetchResult
 
-__all__ = ["DISALLOWED", "UNREACHABLE", "Robots", "RobotsCache"]
+__all__ = [
+    "DISALLOWED",
+    "TOKEN",
+    "UNREACHABLE",
+    "Robots",
+    "RobotsCache",
+    "our_rules",
+    "robots_txt_of",
+]
 
 DISALLOWED = "disallowed by robots.txt"
 UNREACHABLE = "robots.txt cannot be read now; the site is left alone until it can"
@@ -46,10 +55,43 @@ class RobotsCache(Protocol):
         ...
 
 
-def _agent() -> str:
-    from .fetch import USER_AGENT
+# The product token robots.txt groups are matched against (RFC 9309 2.2.1), not the
+# whole User-Agent: "seedfeed/0.2.0 (+https://...)" holds words other groups name.
+TOKEN = "seedfeed"
+_RULE_KEYS = frozenset({"allow", "disallow", "crawl-delay"})
 
-    return USER_AGENT
+
+def our_rules(body: str) -> str:
+    """The part of a robots.txt that concerns seedfeed, as one group: the rules of every
+    group whose User-agent is ``seedfeed`` (case aside, a version after ``/`` allowed),
+    else those of ``*`` (RFC 9309 2.2.1; groups of one agent combined). Protego matches
+    an agent anywhere in the string it is given, so it is given only these."""
+    groups: list[tuple[set[str], list[str]]] = []
+    in_agents = False  # the last rule-or-agent line was a User-agent: a group opens
+    for line in body.splitlines():
+        key, colon, value = line.split("#", 1)[0].partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if not colon:
+            continue
+        if key == "user-agent":
+            agent = value.split("/", 1)[0].strip().lower()
+            if not in_agents:
+                groups.append((set(), []))
+            groups[-1][0].add(agent)
+            in_agents = True
+        elif key in _RULE_KEYS and groups:
+            groups[-1][1].append(f"{key}: {value}")
+            in_agents = False
+    chosen = [rules for agents, rules in groups if TOKEN in agents] or [
+        rules for agents, rules in groups if "*" in agents
+    ]
+    lines = [line for rules in chosen for line in rules]
+    return f"User-agent: {TOKEN}\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def robots_txt_of(url: str) -> str:
+    """The address of the robots.txt that governs ``url``."""
+    return f"{_origin(url)}/robots.txt"
 
 
 def _origin(url: str) -> str:
@@ -70,7 +112,7 @@ class Robots:
     def prepare(self, urls: Iterable[str]) -> None:
         """Read the robots.txt of every site of ``urls`` not read yet (at once)."""
         todo: dict[str, RobotsRecord | None] = {}
-        from .fetch import Validators
+        from .fetch import Fetcher, Validators
 
         for url in urls:
             origin = _origin(url)
@@ -84,13 +126,19 @@ class Robots:
         jobs = [
             (
                 origin,
-                f"{origin}/robots.txt",
+                robots_txt_of(origin),
                 Validators(record.etag, record.last_modified) if record else None,
             )
             for origin, record in todo.items()
         ]
-        for origin, outcome in self._fetcher.fetch_many(jobs):
-            self._answer(origin, todo[origin], outcome)
+        if not jobs:
+            return
+        # A fetcher of its own: a robots.txt past MAX_BYTES is read that far, not refused
+        # (RFC 9309 2.5), whatever [fetch] max_bytes says of pages.
+        settings = replace(self._fetcher.settings, max_bytes=MAX_BYTES)
+        with Fetcher(settings, truncate=True) as reader:
+            for origin, outcome in reader.fetch_many(jobs):
+                self._answer(origin, todo[origin], outcome)
 
     def refusal(self, url: str) -> str | None:
         """Why ``url`` must not be fetched, or None when it may be."""
@@ -100,7 +148,7 @@ class Robots:
         rules = self._rules.get(origin, UNREACHABLE)
         if isinstance(rules, str):
             return rules
-        if rules is not None and not rules.can_fetch(url, _agent()):
+        if rules is not None and not rules.can_fetch(url, TOKEN):
             return DISALLOWED
         return None
 
@@ -109,7 +157,10 @@ class Robots:
     ) -> None:
         if isinstance(outcome, FetchError):
             status = outcome.status or 0
-            if 400 <= status < 500 and status != 429:  # no robots.txt: all allowed
+            # No robots.txt (a 4xx, or redirects that lead nowhere: RFC 9309 2.3.1.2):
+            # everything is allowed.
+            lost = outcome.reason.startswith(("redirect loop", "too many redirects"))
+            if (400 <= status < 500 and status != 429) or lost:
                 self._store(origin, "", None, None)
             elif record is not None and self._now - record.fetched_at < STALE_USE:
                 self._learn(origin, record.body)  # unreachable: the last copy stands in
@@ -120,7 +171,8 @@ class Robots:
             validators = outcome.validators
             self._store(origin, record.body, validators.etag, validators.last_modified)
             return
-        body = outcome.body[:MAX_BYTES].decode("utf-8", "replace")
+        # UTF-8 (RFC 9309 2.3), a byte order mark first as Windows editors write it
+        body = outcome.body[:MAX_BYTES].decode("utf-8", "replace").removeprefix("\ufeff")
         self._store(origin, body, outcome.validators.etag, outcome.validators.last_modified)
 
     def _store(self, origin: str, body: str, etag: str | None, modified: str | None) -> None:
@@ -128,13 +180,14 @@ class Robots:
         self._learn(origin, body)
 
     def _learn(self, origin: str, body: str) -> None:
-        if not body.strip():
+        mine = our_rules(body)
+        if not mine:
             self._rules[origin] = None
             return
         from protego import Protego  # lazily: most runs fetch nothing
 
-        rules = Protego.parse(body)
+        rules = Protego.parse(mine)
         self._rules[origin] = rules
-        delay = rules.crawl_delay(_agent())
+        delay = rules.crawl_delay(TOKEN)
         if delay:
             self._fetcher.space(origin + "/", float(delay))
