@@ -129,6 +129,7 @@ def test_the_seedfeed_group_is_matched_and_its_rules_kept(
     assert not any("disallowed" in line and "announced by" in line for line in lines), lines
 
 
+@pytest.mark.slow  # waits out real Crawl-delays
 def test_crawl_delay_spaces_requests_to_the_site(tmp_path: Path, httpserver: HTTPServer) -> None:
     _serve_robots(httpserver, "User-agent: *\nCrawl-delay: 1\n")
     starts: list[float] = []
@@ -449,6 +450,7 @@ def test_a_robots_txt_redirecting_in_a_loop_allows_everything(httpserver: HTTPSe
 # --- Crawl-delay: spaced, never a worker asleep, never an endless run -------------------
 
 
+@pytest.mark.slow  # waits out real Crawl-delays
 def test_a_crawl_delay_does_not_hold_back_another_site(httpserver: HTTPServer) -> None:
     other = HTTPServer(host="127.0.0.1")
     other.start()
@@ -481,6 +483,7 @@ def test_closing_fetch_many_does_not_wait_out_a_crawl_delay(httpserver: HTTPServ
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.slow  # waits out real Crawl-delays
 def test_a_long_crawl_delay_leaves_pages_for_later_runs(
     tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
