@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from daemon_helpers import Daemon, wait_for
 from helpers import invoke, make_project, run_subprocess, seed_text, write_seed
@@ -64,6 +65,28 @@ def test_progress_on_a_terminal_and_none_in_cron(tmp_path: Path) -> None:
         line for line in done.stderr.splitlines() if line.startswith("published ")
     ]
     assert "\x1b[" not in done.stderr and "scanning" not in done.stderr
+
+
+def test_progress_shows_sources_and_pages(tmp_path: Path, httpserver: HTTPServer) -> None:
+    links = "".join(f'<article><a href="/p{i}">Story {i}</a></article>' for i in range(3))
+    httpserver.expect_request("/news").respond_with_data(
+        f"<html><body>{links}</body></html>", content_type="text/html"
+    )
+    for i in range(3):
+        text = "".join(f"<p>Story {i} has paragraph {n} of words.</p>" for n in range(4))
+        httpserver.expect_request(f"/p{i}").respond_with_data(
+            f"<html><head><title>Story {i}</title></head><body><article>{text}</article>"
+            "</body></html>",
+            content_type="text/html",
+        )
+    config = make_project(tmp_path, {}, extra_config="[fetch]\nallow_private = true\n")
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "news.toml").write_text(
+        f'url = "{httpserver.url_for("/news")}"\nkind = "listing"\n', encoding="utf-8"
+    )
+    shown = _publish_on_a_terminal(config)
+    assert "fetching sources" in shown and "reading article pages" in shown, shown[-800:]
+    assert "published 3 articles in 1 feed" in shown
 
 
 def test_verbose_says_each_stage(tmp_path: Path) -> None:

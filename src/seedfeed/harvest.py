@@ -61,6 +61,12 @@ Refresh = bool | Collection[str]  # fetch now regardless of backoff: all sources
 
 
 Warn = Callable[[str, str], None]
+# (stage, done, total): what a progress display is told (report.Progress)
+Tick = Callable[[str, int, int | None], None]
+
+
+def _no_tick(stage: str, done: int, total: int | None) -> None:
+    """No progress display."""
 
 
 def refresh_sources(
@@ -72,6 +78,7 @@ def refresh_sources(
     now: float | None = None,
     fetcher: Fetcher | None = None,
     refresh: Refresh = False,
+    tick: Tick = _no_tick,
 ) -> SourceRun:
     """Fetch every enabled source URL that is due, and the announced pages not read yet
     whose retry is due, and store the entries they give. ``refresh`` (``seedfeed
@@ -100,12 +107,12 @@ def refresh_sources(
                 for p in unread.values()
                 if p not in retry and not (p.reason == DISALLOWED and not robots)
             }
-            pages = _fetch_documents(client, store, due, run, now, warn, robots, waiting)
+            pages = _fetch_documents(client, store, due, run, now, warn, robots, waiting, tick)
             for page in retry:
                 announcers = pages.setdefault(page.url, [])
                 if enabled[page.source] not in announcers:
                     announcers.append(enabled[page.source])
-            pages_run = _PageRun(store, unread, run, now, warn, warned)
+            pages_run = _PageRun(store, unread, run, now, warn, warned, tick)
             _fetch_pages(client, pages, pages_run, robots)
     for source in sources:
         store.prune_web(source.name, KEEP_PER_SOURCE)
@@ -200,6 +207,7 @@ def _fetch_documents(
     warn: Warn,
     robots: Robots | None,
     waiting: set[tuple[str, str]],
+    tick: Tick,
 ) -> _Pages:
     """Fetch the due source documents (pages, listings, feeds) robots.txt allows; save
     what they hold and return the article pages they announce, once each per source
@@ -218,7 +226,9 @@ def _fetch_documents(
     jobs = [((source, state), state.url, Validators(state.etag, state.last_modified))
             for source, state in allowed]  # fmt: skip
     pages: _Pages = {}
-    for (source, state), outcome in fetcher.fetch_many(jobs):
+    tick("fetching sources", 0, len(jobs))
+    for done, ((source, state), outcome) in enumerate(fetcher.fetch_many(jobs), 1):
+        tick("fetching sources", done, len(jobs))
         if isinstance(outcome, FetchError) and outcome.reason == SPACED_OUT:
             continue  # the site's Crawl-delay: still due, fetched on the next run
         if isinstance(outcome, FetchError):
@@ -259,6 +269,7 @@ class _PageRun:
     now: float
     warn: Warn
     warned: set[str]  # pages this run warned about (not in the standing line)
+    tick: Tick
 
 
 def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots | None) -> None:
@@ -285,8 +296,11 @@ def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots 
                 yield url, outcome
 
     store, run, now = ctx.store, ctx.run, ctx.now
+    if jobs:
+        ctx.tick("reading article pages", 0, len(jobs))
     with _extractors(len(jobs)) as extract:
-        for url, article in extract(fetched()):
+        for done, (url, article) in enumerate(extract(fetched()), 1):
+            ctx.tick("reading article pages", done, len(jobs))
             run.pages += 1
             for source in pages[url]:
                 if (source.name, url) in ctx.unread:
@@ -399,7 +413,12 @@ def extract_page(text: str, url: str, origin: str = "") -> Article | None:
 
 
 def enrich_seeds(
-    config: Config, store: StateStore, warn: Warn, *, fetcher: Fetcher | None = None
+    config: Config,
+    store: StateStore,
+    warn: Warn,
+    *,
+    fetcher: Fetcher | None = None,
+    tick: Tick = _no_tick,
 ) -> int:
     """Fetch the page of each seed's link (once per version of the seed) to fill what the
     seed lacks: its date, canonical link, lead image and description. A page that cannot
@@ -427,7 +446,12 @@ def enrich_seeds(
             for site, count in later.items():
                 seeds = "1 seed" if count == 1 else f"{count} seeds"
                 warn(site, f"cannot be read now; {seeds} not enriched yet (tried next run)")
-        for task, outcome in client.fetch_many((task, task.link, None) for task in allowed):
+        tick("enriching seeds", 0, len(allowed))
+        jobs = ((task, task.link, None) for task in allowed)
+        for done, (task, outcome) in enumerate(client.fetch_many(jobs), 1):
+            tick("enriching seeds", done, len(allowed))
+            if isinstance(outcome, FetchError) and outcome.reason == SPACED_OUT:
+                continue  # the site's Crawl-delay: enriched on a later run
             if isinstance(outcome, FetchError):
                 warn(task.path, f"not enriched: {outcome}")
                 store.put_enrichment(task.path, task.digest, None, error=outcome.reason)

@@ -218,7 +218,7 @@ def _outputs_current(
 def _enrich(config: Config, store: StateStore, report: Report) -> None:
     from .harvest import enrich_seeds  # lazily: requests and the extractor
 
-    enrich_seeds(config, store, report.warn)
+    enrich_seeds(config, store, report.warn, tick=report.tick)
 
 
 def _sources(config: Config, report: Report) -> list[Source]:
@@ -251,7 +251,9 @@ def _harvest(
 ) -> None:
     from .harvest import refresh_sources  # lazily: requests and the extractor
 
-    report.sources = refresh_sources(config, store, sources, report.warn, refresh=refresh)
+    report.sources = refresh_sources(
+        config, store, sources, report.warn, refresh=refresh, tick=report.tick
+    )
 
 
 def _feeds(config: Config, sources: list[Source]) -> list[FeedSpec]:
