@@ -259,7 +259,7 @@ def test_sync_forgets_sources_not_named_unless_kept(store: StateStore) -> None:
         store.put_web_entry(WebEntry(name, ("all",), url, entry(url, T0), b"h"))
     store.sync_sources([("kept", "https://kept.org/")], keep=["broken"])
     assert sorted(s.source for s in store.fetch_states()) == ["broken", "kept"]
-    assert sorted(w.source for w in store.newest_web("all")) == ["broken", "kept"]
+    assert sorted(w.source for w in store.newest_web(None)) == ["broken", "kept"]
 
 
 def test_web_entries_round_trip(store: StateStore) -> None:
@@ -271,8 +271,9 @@ def test_web_entries_round_trip(store: StateStore) -> None:
     assert store.web_entry("other", "https://ex.org/a") is None
     assert store.has_web_url("city news", "https://ex.org/a")
     assert not store.has_web_url("city news", "https://ex.org/b")
-    assert list(store.newest_web("city")) == [web]
-    assert list(store.newest_web("cit")) == []  # feed names match whole
+    assert list(store.newest_web(["city news"])) == [web]
+    assert list(store.newest_web(["city"])) == []  # source names match whole
+    assert list(store.newest_web([])) == []
 
 
 def test_prune_keeps_the_newest(store: StateStore) -> None:
@@ -280,7 +281,7 @@ def test_prune_keeps_the_newest(store: StateStore) -> None:
         url = f"https://ex.org/{i}"
         store.put_web_entry(WebEntry("s", ("all",), url, entry(url, T0 + i), b"h"))
     assert store.prune_web("s", 2) == 3
-    assert [w.url for w in store.newest_web("all")] == ["https://ex.org/4", "https://ex.org/3"]
+    assert [w.url for w in store.newest_web(["s"])] == ["https://ex.org/4", "https://ex.org/3"]
 
 
 # --- runs and transactions -----------------------------------------------------------------
@@ -330,7 +331,7 @@ def test_a_v1_store_is_migrated(tmp_path: Path) -> None:
             '"v1"',
             2,
         )
-        (web,) = store.newest_web("city")
+        (web,) = store.newest_web(["city news"])
         assert web.entry.authors == ("Ann", "Bob") and web.feeds == ("all", "city")
         assert store.last_run() == RunRecord(
             at=1700000100, seeds=2, warnings=1, entries=1, written=("all.atom.xml",)
