@@ -1,20 +1,22 @@
 """The state store, tested through its interface (``StateStore``) alone.
 
 Every test here takes the ``store`` fixture, which runs it against each implementation
-(SQLite in a file, SQLite in memory); a new implementation joins by adding itself to
-``IMPLEMENTATIONS``. Only the last tests, about SQLite's own file and migrations, look
-beneath the interface.
+(SQLite in a file, SQLite in memory, PostgreSQL in a throwaway server); a new
+implementation joins by adding itself to ``IMPLEMENTATIONS``. Only the last tests, about
+SQLite's own file and migrations, look beneath the interface.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from pg_fixture import postgres  # noqa: F401  # the session's PostgreSQL server
 from seedfeed.model import Entry
 from seedfeed.store import (
     SCHEMA_VERSION,
@@ -36,26 +38,39 @@ DATA = Path(__file__).parent / "data"
 Factory = Callable[[], StateStore]
 
 
-def _sqlite_file(tmp_path: Path) -> Factory:
+def _sqlite_file(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
     return lambda: SQLiteStore(tmp_path / "state")
 
 
-def _sqlite_memory(tmp_path: Path) -> Factory:
+def _sqlite_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
     store = SQLiteStore(None)  # one database for the test: "reopening" gives it back
     store.close = lambda: None  # type: ignore[method-assign]
     return lambda: store
 
 
-IMPLEMENTATIONS: dict[str, Callable[[Path], Factory]] = {
+def _postgresql(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
+    from seedfeed.cluster.pgstore import PgStore, connect, create_schema
+
+    dsn = request.getfixturevalue("postgres").dsn()
+    schema = f"t_{uuid.uuid4().hex[:16]}"  # each test has tables of its own
+    with connect(dsn, schema) as conn:
+        create_schema(conn, schema)
+    return lambda: PgStore.open(dsn, schema)
+
+
+IMPLEMENTATIONS: dict[str, Callable[[pytest.FixtureRequest, Path], Factory]] = {
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
+    "postgresql": _postgresql,
 }
+# A server process starts for PostgreSQL: not in `make quick`.
+_MARKS = {"postgresql": pytest.mark.slow}
 
 
-@pytest.fixture(params=list(IMPLEMENTATIONS))
+@pytest.fixture(params=[pytest.param(name, marks=_MARKS.get(name, ())) for name in IMPLEMENTATIONS])
 def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
     """Opens the store under test (again: the same state)."""
-    return IMPLEMENTATIONS[request.param](tmp_path)
+    return IMPLEMENTATIONS[request.param](request, tmp_path)
 
 
 @pytest.fixture
@@ -77,6 +92,7 @@ def seed(path: str, entry_id: str, first_seen: int, **changes: object) -> SeedRe
         published=first_seen,
         updated=first_seen,
         link=entry_id if entry_id.startswith("http") else "",
+        known_ns=first_seen * 1_000_000_000,
     )
     for name, value in changes.items():
         setattr(record, name, value)

@@ -341,7 +341,18 @@ def refresh_cmd(names: tuple[str, ...], config_path: Path | None, strict: bool) 
     _publish(config, strict, refresh=set(names) if names else True)
 
 
+def _one_machine(config: Config) -> None:
+    """A cluster's state is in PostgreSQL and its workers publish: a publish or daemon
+    beside them, on a SQLite store of its own, would write feeds from other state."""
+    if config.cluster.enabled:
+        raise UsageError(
+            f"{config.file or config.root}: [cluster] is on: the workers publish"
+            " (seedfeed worker; seedfeed status shows them)"
+        )
+
+
 def _publish(config: Config, strict: bool, *, refresh: bool | Collection[str]) -> None:
+    _one_machine(config)
     report = _run(config, dry_run=False, refresh=refresh)
     code = EXIT_SKIPPED if strict and report.skipped else EXIT_OK
     if ctx_json():
@@ -503,7 +514,7 @@ def run_cmd(config_path: Path | None, serve_: bool, host: str, port: int) -> Non
     from .config import find_config
     from .daemon import run_daemon
 
-    _load(config_path)  # a bad config is exit 2 before anything starts
+    _one_machine(_load(config_path))  # a bad config is exit 2 before anything starts
     _long_running()
     _stop(run_daemon(find_config(config_path), (host, port) if serve_ else None))
 
@@ -536,6 +547,16 @@ def status_cmd(config_path: Path | None) -> None:
     from .status import status, status_lines
 
     config = _load(config_path)
+    if config.cluster.enabled:  # the state is in PostgreSQL: workers, queues, hosts
+        from .cluster.status import cluster_lines, cluster_status
+
+        data = cluster_status(config)
+        if ctx_json():
+            _print_json(data)
+            return
+        for line in cluster_lines(data):
+            click.echo(line)
+        return
     if ctx_json():
         _print_json(status(config))
         return
@@ -561,6 +582,18 @@ def ctx_verbose() -> bool:
 def ctx_json() -> bool:
     """True when --json was given: one JSON object on stdout, and logs only for errors."""
     return bool(_state().get("json"))
+
+
+def _cluster_commands() -> None:
+    """``seedfeed cluster`` and ``seedfeed worker``: their module imports only click
+    (procrastinate and psycopg load when one runs, and only with seedfeed[cluster])."""
+    from .cluster.cli import cluster, worker
+
+    cli.add_command(cluster)
+    cli.add_command(worker)
+
+
+_cluster_commands()
 
 
 def main() -> None:

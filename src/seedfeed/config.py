@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -25,6 +26,7 @@ from .normalize import clean_text
 __all__ = [
     "CONFIG_NAME",
     "DEFAULT_FEED",
+    "ClusterSettings",
     "Config",
     "ConfigError",
     "FeedSpec",
@@ -208,6 +210,50 @@ class ScheduleSettings:
             raise ConfigError(f"schedule.{key}: {exc}") from None
 
 
+DATABASE_ENV = "SEEDFEED_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """``[cluster]``: workers on many machines sharing PostgreSQL (``pip install
+    'seedfeed[cluster]'``, ``seedfeed worker``). Without the section (``enabled`` false)
+    seedfeed is what it always was: SQLite and one process, and nothing of the cluster is
+    imported. Times are seconds."""
+
+    enabled: bool = True  # false: the section is kept but seedfeed runs on one machine
+    # postgresql://user:password@host/db; when empty, SEEDFEED_DATABASE_URL gives it.
+    database: str = field(default="", repr=False)  # not in logs or fingerprints
+    schema: str = "seedfeed"  # the PostgreSQL schema of seedfeed's tables
+    tick: int = 60  # between dispatches of due sources, seed scans and checks
+    batch: int = 10_000  # most sources one dispatch queues
+    host_interval: float = 1.0  # between two requests to one host, cluster-wide
+    heartbeat: float = 10.0  # a worker silent for three heartbeats is dead: its jobs rerun
+    render_delay: float = 5.0  # a render waits this long for more changes to its feed
+
+    def __post_init__(self) -> None:
+        _check_types(self, "cluster")
+        if not self.enabled:
+            return
+        database = (self.database or os.environ.get(DATABASE_ENV, "")).strip()
+        if not database:
+            raise ConfigError(f"cluster.database is required (or {DATABASE_ENV})")
+        if urlsplit(database).scheme not in ("postgresql", "postgres"):
+            raise ConfigError("cluster.database must be a postgresql:// URL")
+        _set(self, "database", database)
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.schema):
+            raise ConfigError("cluster.schema must be a lowercase SQL name (a-z, 0-9, _)")
+        if not (0 < self.tick <= 3600 and (60 % self.tick == 0 or 3600 % self.tick == 0)):
+            raise ConfigError("cluster.tick must divide a minute or an hour (1, 5, 15, 60, 300…)")
+        if self.batch < 1:
+            raise ConfigError("cluster.batch must be positive")
+        if not (0 <= self.host_interval <= 3600):  # "not" refuses nan too
+            raise ConfigError("cluster.host_interval must be between 0 and 3600 seconds")
+        if not (0 < self.heartbeat <= 3600):
+            raise ConfigError("cluster.heartbeat must be between 0 and 3600 seconds")
+        if not (0 <= self.render_delay <= 3600):
+            raise ConfigError("cluster.render_delay must be between 0 and 3600 seconds")
+
+
 @dataclass(frozen=True)
 class FeedSpec:
     """One published feed: a name (file stem), a title, the seed globs it takes, and the
@@ -268,6 +314,8 @@ class Config:
     file: Path | None = None  # the config file it was read from, if any
     by_tag: bool = False  # [feeds] by_tag: a feed per tag, feeds/tag/<slug>.atom.xml, ...
     by_author: bool = False  # [feeds] by_author: a feed per author, feeds/author/<slug>...
+    # [cluster]: absent, seedfeed runs on one machine (see ClusterSettings)
+    cluster: ClusterSettings = field(default_factory=lambda: ClusterSettings(enabled=False))
 
     def __post_init__(self) -> None:
         root = Path(self.root).expanduser().resolve()

@@ -1,0 +1,268 @@
+"""What each job of a cluster does (``app.py`` says which queue, lock and retry each has).
+
+Every job that changes the store does so in one transaction, with the generations it
+raises and the jobs it defers: a job killed halfway leaves nothing behind, and runs
+again (procrastinate's stalled-job recovery, ``recover``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import procrastinate
+import psycopg
+import psycopg_pool
+
+from ..dates import from_timestamp
+from ..harvest import refresh_sources
+from ..report import Report
+from ..sources import kept_sources, load_sources
+from .app import FETCH, FETCH_TASK, LEASE, defer_jobs, fetch_lock, make_job, runtime_of
+from .pgstore import OneSourceStore
+from .politeness import host_lock, host_of
+from .render import (
+    SITE,
+    check_renders,
+    raise_generations,
+    render_feed,
+    render_site,
+    source_definition,
+    source_from_definition,
+    sources_fingerprint,
+)
+
+log = logging.getLogger("seedfeed")
+
+# What makes a job worth running again a little later: the database went away or
+# refused a transaction (a restart, a deadlock, a serialization conflict).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    procrastinate.exceptions.ConnectorException,
+)
+
+# Jobs of these kinds that ended are removed after this long (successful ones at once).
+KEEP_FINISHED_HOURS = 72
+
+_DUE = """
+SELECT f.source, f.origin, f.url FROM fetch_state AS f
+JOIN source_defs AS d ON d.name = f.source AND d.enabled
+WHERE NOT f.disabled AND f.next_fetch <= %(now)s
+ORDER BY f.next_fetch, f.source, f.origin
+LIMIT %(batch)s
+FOR UPDATE OF f SKIP LOCKED
+"""
+_LEASE = """
+UPDATE fetch_state SET next_fetch = %(until)s
+WHERE (source, origin) IN (SELECT * FROM unnest(%(sources)s::text[], %(origins)s::text[]))
+"""
+
+
+def _warn(origin: str, message: str) -> None:
+    log.warning("%s: %s", origin, message)
+
+
+def dispatch(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Queue a fetch job for every due source (at most ``[cluster] batch``)."""
+    runtime = runtime_of(context)
+    settings = runtime.config.cluster
+    per_host = runtime.config.fetch.per_host
+    now = time.time()
+    with runtime.pool.connection() as conn:
+        rows = conn.execute(_DUE, {"now": now, "batch": settings.batch}).fetchall()
+        # Interleaved by host lock: the head of each host's line is near the front of
+        # the queue, where a worker looking for a job whose lock is free finds it fast.
+        by_lock: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for source, origin, url in rows:
+            by_lock[host_lock(host_of(url), f"{source} {origin}", per_host)].append(
+                (source, origin)
+            )
+        ordered = sorted(
+            ((rank, lock, source, origin) for lock, items in by_lock.items()
+             for rank, (source, origin) in enumerate(items)),
+        )  # fmt: skip
+        jobs = [
+            make_job(
+                FETCH_TASK,
+                FETCH,
+                {"source": source, "origin": origin},
+                lock=lock,
+                queueing_lock=fetch_lock(source, origin),
+            )
+            for _rank, lock, source, origin in ordered
+        ]
+        deferred = defer_jobs(conn, jobs)
+        # Leased: not due again while its job waits or runs (the job sets the real time).
+        conn.execute(
+            _LEASE,
+            {
+                "until": now + LEASE,
+                "sources": [source for source, _o, _u in rows],
+                "origins": [origin for _s, origin, _u in rows],
+            },
+        )
+        conn.commit()
+    if rows:
+        log.info("dispatched %d due sources (%d queued)", len(rows), deferred)
+
+
+def fetch(context: procrastinate.JobContext, source: str, origin: str) -> None:
+    """Fetch one source URL as a publish would (``harvest.refresh_sources`` on a view of
+    the store where only this URL exists and is due), and keep what it gives."""
+    runtime = runtime_of(context)
+    config = runtime.config
+    now = time.time()
+    with (
+        runtime.pool.connection() as conn,
+        OneSourceStore(conn, config.cluster.schema, source, origin) as store,
+    ):
+        row = conn.execute(
+            "SELECT definition FROM source_defs WHERE name = %s AND enabled", (source,)
+        ).fetchone()
+        definition = source_from_definition(row[0]) if row else None
+        if definition is None or origin not in definition.urls:
+            return  # deleted or disabled since it was queued
+        fetcher = runtime.fetcher()
+        run = refresh_sources(
+            runtime.fetching, store, [definition], _warn, now=now, fetcher=fetcher
+        )
+        state = store.fetch_state(source, origin)
+        asked = run.fetched + run.not_modified + run.failed + run.disallowed > 0
+        if not asked:  # its host asked for a pause: the dispatcher queues it again then
+            state.next_fetch = fetcher.postponed or now + 60
+        elif state.next_fetch <= now:  # fetched; no schedule of its own: the project's
+            state.next_fetch = _next_publish(config, now)
+        store.put_fetch_state(state)
+        if store.changed():
+            labels = getattr(config, "by_tag", False) or getattr(config, "by_author", False)
+            affected = [*definition.feeds, *([SITE] if labels else [])]
+            raise_generations(conn, affected, config.cluster.render_delay)
+        store.commit()
+
+
+def _next_publish(config: Any, now: float) -> float:
+    """When ``[schedule] cron`` next fires after ``now`` (what a daemon would do)."""
+    from ..schedule import next_fire
+
+    when = next_fire(config.schedule.cron, from_timestamp(now), config.schedule.timezone)
+    return when.timestamp() if when else now + 15 * 60
+
+
+def render(context: procrastinate.JobContext, feed: str) -> None:
+    """Render one feed."""
+    render_feed(runtime_of(context), feed)
+
+
+def site(context: procrastinate.JobContext) -> None:
+    """Render the site's own files and the tag and author feeds."""
+    render_site(runtime_of(context))
+
+
+def scan(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Bring the store up to date with the project's files: the seeds (read where this
+    worker reads them), the source definitions; then re-render what needs it."""
+    runtime = runtime_of(context)
+    config = runtime.project
+    with runtime.store() as store:
+        conn = store.connection
+        affected: set[str] = set()
+        if _sync_sources(runtime, store):
+            affected |= {spec.name for spec in runtime.sources(conn).specs}
+            affected.add(SITE)
+        store.commit()
+        if runtime.seeds is not None and runtime.seeds.is_dir():
+            from ..scan import scan_seeds
+
+            report = Report()
+            scan_seeds(config, report, store)
+            if config.seeds.enrich:
+                from ..harvest import enrich_seeds
+
+                enrich_seeds(config, store, _warn, fetcher=runtime.fetcher())
+            if store.changed():
+                specs = runtime.sources(conn).specs
+                affected |= {spec.name for spec in specs if spec.include}
+                affected.add(SITE)
+                log.info(
+                    "seeds: %d read, %d unchanged, %d skipped",
+                    report.parsed,
+                    report.unchanged,
+                    len(report.skipped),
+                )
+        raise_generations(conn, affected, runtime.config.cluster.render_delay)
+        store.commit()
+        check_renders(runtime, conn)
+
+
+def _sync_sources(runtime: Any, store: Any) -> bool:
+    """Read the source files into ``source_defs`` (and the store's fetch states) when
+    they changed; returns whether the definitions did."""
+    config = runtime.project
+    folder = config.paths.sources
+    if not folder.is_dir() and runtime.seeds != runtime.config.paths.seeds:
+        # A worker that reads the seeds elsewhere (--seeds) may not see the project's
+        # sources folder: its absence here says nothing.
+        return False
+    conn = store.connection
+    fingerprint = sources_fingerprint(folder)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'sources_fingerprint'").fetchone()
+    if row is not None and row[0] == fingerprint:
+        return False
+    sources, errors = load_sources(folder)
+    for line in errors:
+        log.warning("%s", line)
+    enabled = {(s.name, url): s for s in sources if s.enabled for url in s.urls}
+    store.sync_sources(enabled, kept_sources(folder, sources))
+    before = {
+        name: definition
+        for name, definition in conn.execute("SELECT name, definition FROM source_defs")
+    }
+    after = {source.name: source_definition(source) for source in sources}
+    gone = sorted(set(before) - set(after))
+    conn.execute("DELETE FROM source_defs WHERE name = ANY(%s)", (gone,))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO source_defs VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE"
+            " SET definition = excluded.definition, enabled = excluded.enabled",
+            [
+                (name, psycopg.types.json.Jsonb(definition), definition["enabled"])
+                for name, definition in sorted(after.items())
+                if before.get(name) != definition
+            ],
+        )
+    conn.execute(
+        "INSERT INTO meta VALUES ('sources_fingerprint', %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (fingerprint,),
+    )
+    changed = before != after or store.changed()
+    if changed:
+        log.info("sources: %d read (%d enabled)", len(sources), sum(s.enabled for s in sources))
+    return changed
+
+
+async def recover(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Run again the jobs of workers that stopped beating (killed, frozen, cut off),
+    and remove old finished jobs."""
+    runtime = runtime_of(context)
+    manager = context.app.job_manager
+    silence = 3 * runtime.config.cluster.heartbeat
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=silence))
+    for job in stalled:
+        try:
+            await manager.retry_job(job)
+        except procrastinate.exceptions.UniqueViolation:
+            # An equal job waits already (its queueing lock): that one will do the work.
+            assert job.id is not None
+            await manager.finish_job_by_id_async(
+                job.id, status=procrastinate.jobs.Status.FAILED, delete_job=True
+            )
+    if stalled:
+        log.warning("%d jobs of stopped workers run again", len(stalled))
+    if timestamp % 3600 < runtime.config.cluster.tick:  # once an hour
+        await manager.delete_old_jobs(
+            nb_hours=KEEP_FINISHED_HOURS, include_failed=True, include_cancelled=True
+        )

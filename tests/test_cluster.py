@@ -1,0 +1,322 @@
+"""The cluster with real services: a throwaway PostgreSQL, worker processes, a loopback
+origin of 50 hosts (127.0.0.2-127.0.0.51). Nothing is mocked.
+
+The integration test follows ``SEEDFEED_CLUSTER_SOURCES`` sources (default 500, so that
+the suite stays short; the issue's 2,000 with ``SEEDFEED_CLUSTER_SOURCES=2000``, and
+bench/bench_cluster.py runs 10,000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections import Counter, defaultdict
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from cluster_helpers import Cluster, OriginProcess, outputs, seedfeed, write_project
+from pg_fixture import PgServer, postgres  # noqa: F401  # the session's PostgreSQL server
+
+pytestmark = pytest.mark.slow  # every test here starts processes
+
+SOURCES = int(os.environ.get("SEEDFEED_CLUSTER_SOURCES", "500"))
+HOSTS = 50
+HOST_INTERVAL = 0.02
+
+
+@pytest.fixture
+def database(postgres: PgServer) -> str:  # noqa: F811
+    """A new database on the session's server."""
+    return postgres.create_database("cluster")
+
+
+def _feed_requests(origin: OriginProcess) -> list[tuple[str, str, float, float, int]]:
+    return [item for item in origin.requests() if item[0].startswith("/feed/")]
+
+
+def _check_politeness(requests: list[tuple[str, str, float, float, int]]) -> None:
+    """One request at a time per host (per_host = 1), each starting after the last one
+    to the host ended (the next slot is taken only when a job has its host's lock)."""
+    by_host: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for _path, host, start, end, _status in requests:
+        by_host[host].append((start, end))
+    for host, times in by_host.items():
+        times.sort()
+        for (_start, end), (next_start, _end) in pairwise(times):
+            assert next_start >= end, f"{host}: two requests at once"
+
+
+def test_init_is_idempotent_and_a_worker_needs_it(database: str, tmp_path: Path) -> None:
+    with OriginProcess(HOSTS, 3, tmp_path) as origin:
+        root = write_project(tmp_path / "project", origin, database=database)
+        cluster = Cluster(root, database)
+        early = seedfeed("worker", "-c", str(root), check=False)
+        assert early.returncode == 2 and "seedfeed cluster init" in early.stderr
+        first = cluster.init()
+        assert "procrastinate" in first and "seedfeed tables" in first
+        assert "up to date" in cluster.init()
+
+
+def test_one_machine_commands_refuse_a_cluster_project(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "config.toml").write_text(
+        '[site]\ntitle = "t"\nbase_url = "http://x.org/"\n'
+        '[cluster]\ndatabase = "postgresql://u:secret@127.0.0.1:1/db"\n'
+    )
+    for command in (["publish"], ["refresh"], ["run"]):
+        result = seedfeed(*command, "-c", str(root), check=False)
+        assert result.returncode == 2 and "the workers publish" in result.stderr
+        assert "secret" not in result.stderr
+    assert not (root / ".seedfeed").exists() and not (root / "feeds").exists()
+
+
+def test_the_cluster_commands_need_a_cluster_section(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "config.toml").write_text('[site]\ntitle = "t"\nbase_url = "http://x.org/"\n')
+    for command in (["worker"], ["cluster", "init"]):
+        result = seedfeed(*command, "-c", str(root), check=False)
+        assert result.returncode == 2 and "no [cluster] section" in result.stderr
+
+
+def test_three_workers_fetch_each_source_once_per_period_and_publish_as_one_machine(
+    database: str, tmp_path: Path
+) -> None:
+    with OriginProcess(HOSTS, SOURCES, tmp_path) as origin:
+        root = write_project(
+            tmp_path / "cluster", origin, database=database, host_interval=HOST_INTERVAL
+        )
+        single = write_project(tmp_path / "single", origin, database=None)
+        cluster = Cluster(root, database)
+        cluster.init()
+        try:
+            for name in ("w1", "w2", "w3"):
+                cluster.start(name, "--concurrency", "8")
+            # First period: every source is new, so due at once.
+            cluster.wait_until_done(SOURCES)
+            requests = _feed_requests(origin)
+            counts = Counter(path for path, *_rest in requests)
+            assert len(counts) == SOURCES and set(counts.values()) == {1}
+            _check_politeness(requests)
+            # The same inputs on one machine give the same files.
+            origin.call("/reset")
+            seedfeed("publish", "-c", str(single))
+            assert outputs(root / "feeds") == outputs(single / "feeds")
+
+            # Second period: a tenth of the feeds got a new item; every source is due.
+            changed = list(range(0, SOURCES, 10))
+            origin.call("/change?feeds=" + ",".join(map(str, changed)))
+            origin.call("/reset")
+            cluster.query("UPDATE fetch_state SET next_fetch = 0")
+            cluster.wait_until_done(SOURCES)
+            requests = _feed_requests(origin)
+            counts = Counter(path for path, *_rest in requests)
+            assert len(counts) == SOURCES and set(counts.values()) == {1}
+            statuses = Counter(status for *_rest, status in requests)
+            assert statuses == {200: len(changed), 304: SOURCES - len(changed)}
+            _check_politeness(requests)
+            seedfeed("publish", "-c", str(single))
+            assert outputs(root / "feeds") == outputs(single / "feeds")
+            assert all(process.poll() is None for process in cluster.workers.values())
+        finally:
+            cluster.stop()
+        for name in cluster.workers:
+            assert cluster.workers[name].returncode == 0, cluster.log(name)[-2000:]
+
+
+def test_a_worker_killed_mid_fetch_loses_nothing(database: str, tmp_path: Path) -> None:
+    sources = 100
+    with OriginProcess(HOSTS, sources, tmp_path) as origin:
+        root = write_project(tmp_path / "cluster", origin, database=database, heartbeat=1)
+        single = write_project(tmp_path / "single", origin, database=None)
+        cluster = Cluster(root, database)
+        cluster.init()
+        origin.call("/delay?seconds=0.3")  # requests in flight when the worker dies
+        try:
+            victim = cluster.start("victim", "--concurrency", "16")
+            deadline = time.monotonic() + 120
+            while cluster.progress()["fetched"] < 10:
+                assert time.monotonic() < deadline, cluster.log("victim")[-2000:]
+                time.sleep(0.1)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            cluster.start("survivor", "--concurrency", "16")
+            cluster.wait_until_done(sources)
+            assert "jobs of stopped workers run again" in cluster.log("survivor")
+            (entries,) = cluster.query(
+                "SELECT count(*), count(DISTINCT (source, id)) FROM web_entries"
+            )
+            assert entries == (3 * sources, 3 * sources)  # every item, once
+            (left,) = cluster.query(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
+            )
+            assert left == (0,)  # the killed worker's jobs ran again
+            origin.call("/delay?seconds=0")
+            seedfeed("publish", "-c", str(single))
+            assert outputs(root / "feeds") == outputs(single / "feeds")
+        finally:
+            cluster.stop()
+
+
+def test_workers_outlive_a_postgresql_restart(
+    postgres: PgServer,  # noqa: F811
+    database: str,
+    tmp_path: Path,
+) -> None:
+    sources = 100
+    with OriginProcess(HOSTS, sources, tmp_path) as origin:
+        root = write_project(tmp_path / "cluster", origin, database=database, heartbeat=1)
+        cluster = Cluster(root, database)
+        cluster.init()
+        origin.call("/delay?seconds=0.2")
+        try:
+            for name in ("w1", "w2"):
+                cluster.start(name, "--concurrency", "8")
+            deadline = time.monotonic() + 120
+            while cluster.progress()["fetched"] < 10:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            postgres.restart()
+            origin.call("/delay?seconds=0")
+            cluster.wait_until_done(sources)
+            assert all(process.poll() is None for process in cluster.workers.values())
+            assert "database unreachable" in cluster.log("w1") + cluster.log("w2")
+            (entries,) = cluster.query(
+                "SELECT count(*), count(DISTINCT (source, id)) FROM web_entries"
+            )
+            assert entries == (3 * sources, 3 * sources)
+        finally:
+            cluster.stop()
+
+
+def test_a_worker_name_runs_once(database: str, tmp_path: Path) -> None:
+    with OriginProcess(HOSTS, 3, tmp_path) as origin:
+        root = write_project(tmp_path / "cluster", origin, database=database)
+        cluster = Cluster(root, database)
+        cluster.init()
+        try:
+            first = cluster.start("same")
+            cluster.wait_until_done(3)
+            second = seedfeed("worker", "-c", str(root), "--name", "same", check=False)
+            assert second.returncode == 2
+            assert "a worker named same is already running" in second.stderr
+            assert first.poll() is None
+            first.send_signal(signal.SIGKILL)  # the database lets the name go with it
+            first.wait()
+            again = cluster.start("same")
+            deadline = time.monotonic() + 60
+            while "worker same:" not in cluster.log("same"):
+                assert again.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+            assert again.poll() is None
+        finally:
+            cluster.stop()
+        assert again.returncode == 0
+
+
+def test_status_of_a_cluster(database: str, tmp_path: Path) -> None:
+    with OriginProcess(HOSTS, 5, tmp_path) as origin:
+        root = write_project(tmp_path / "cluster", origin, database=database)
+        cluster = Cluster(root, database)
+        cluster.init()
+        try:
+            cluster.start("w1")
+            cluster.wait_until_done(5)
+            data = json.loads(seedfeed("status", "-c", str(root), "--json").stdout)
+            assert [worker["name"] for worker in data["workers"]] == ["w1"]
+            assert data["sources"] == {"urls": 5, "due": 0, "failing": 0, "gone": 0}
+            assert database.split("@")[0] not in json.dumps(data)  # no password shown
+            lines = seedfeed("status", "-c", str(root)).stdout
+            assert "workers:      1 alive" in lines and "every feed up to date" in lines
+        finally:
+            cluster.stop()
+
+
+def test_a_stopped_worker_finishes_its_jobs(database: str, tmp_path: Path) -> None:
+    with OriginProcess(HOSTS, 20, tmp_path) as origin:
+        root = write_project(tmp_path / "cluster", origin, database=database)
+        cluster = Cluster(root, database)
+        cluster.init()
+        origin.call("/delay?seconds=0.5")
+        worker = cluster.start("w1", "--concurrency", "4")
+        deadline = time.monotonic() + 60
+        while not any(item[0].startswith("/feed/") for item in origin.requests()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+        (doing,) = cluster.query("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'")
+        assert doing == (0,)
+
+
+def test_a_late_render_never_replaces_a_newer_one(database: str, tmp_path: Path) -> None:
+    """A render that stalls (a frozen worker whose job ran again elsewhere) and resumes
+    after a newer render of its feed was written: its older feed is dropped."""
+    import threading
+
+    from psycopg_pool import ConnectionPool
+
+    from seedfeed.cluster import render
+    from seedfeed.cluster.app import Runtime
+    from seedfeed.cluster.pgstore import PgStore
+    from seedfeed.cluster.politeness import HostSlots
+    from seedfeed.config import load_config
+    from seedfeed.outputs import FolderOutputs
+    from seedfeed.store import WebEntry
+    from test_store import entry
+
+    with OriginProcess(HOSTS, 3, tmp_path) as origin:
+        root = write_project(tmp_path / "cluster", origin, database=database)
+        cluster = Cluster(root, database)
+        cluster.init()
+        try:
+            cluster.start("w1")
+            cluster.wait_until_done(3)
+        finally:
+            cluster.stop()
+    config = load_config(root)
+    pool: ConnectionPool = ConnectionPool(
+        database, kwargs={"options": "-c search_path=seedfeed,public"}, max_size=4, open=True
+    )
+    slots = HostSlots(database, "seedfeed", 0)
+    runtime = Runtime(config, pool, config.paths.seeds, FolderOutputs(config.paths.feeds), slots)
+    paused, resume = threading.Event(), threading.Event()
+    original = render._feed_files
+
+    def slow_feed_files(*args: object, **kwargs: object) -> object:
+        if threading.current_thread().name == "late":
+            paused.set()
+            resume.wait(60)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    late_result: list[list[str]] = []
+    try:
+        render._feed_files = slow_feed_files  # type: ignore[assignment]
+        late = threading.Thread(
+            target=lambda: late_result.append(render.render_feed(runtime, "all")), name="late"
+        )
+        late.start()
+        assert paused.wait(60)
+        # Meanwhile a fetch commits a new entry of the feed, and it is rendered.
+        with pool.connection() as conn:
+            store = PgStore(conn, check=False)
+            story = "http://news.example.org/breaking"
+            store.put_web_entry(WebEntry("s00000", ("all",), story, entry(story, 2**31 - 1), b"h"))
+            render.raise_generations(conn, ["all"])
+            store.commit()
+        assert "all.atom.xml" in render.render_feed(runtime, "all")
+        newer = (root / "feeds" / "all.atom.xml").read_bytes()
+        assert b"news.example.org/breaking" in newer
+        resume.set()
+        late.join(60)
+    finally:
+        resume.set()
+        render._feed_files = original  # type: ignore[assignment]
+        pool.close()
+    assert late_result == [[]]  # its older feed was refused
+    assert (root / "feeds" / "all.atom.xml").read_bytes() == newer
