@@ -17,6 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from cluster_helpers import Cluster, OriginProcess, outputs, seedfeed, write_project
 from pg_fixture import PgServer, postgres  # noqa: F401  # the session's PostgreSQL server
@@ -219,9 +220,14 @@ def test_a_worker_name_runs_once(database: str, tmp_path: Path) -> None:
         assert again.returncode == 0
 
 
-def test_status_of_a_cluster(database: str, tmp_path: Path) -> None:
+def test_status_of_a_cluster_and_the_hub_told(
+    database: str, tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/hub", method="POST").respond_with_data("", status=204)
     with OriginProcess(HOSTS, 5, tmp_path) as origin:
         root = write_project(tmp_path / "cluster", origin, database=database)
+        with (root / "config.toml").open("a") as config:
+            config.write(f'\n[websub]\nhub = "{httpserver.url_for("/hub")}"\n')
         cluster = Cluster(root, database)
         cluster.init()
         try:
@@ -233,6 +239,15 @@ def test_status_of_a_cluster(database: str, tmp_path: Path) -> None:
             assert database.split("@")[0] not in json.dumps(data)  # no password shown
             lines = seedfeed("status", "-c", str(root)).stdout
             assert "workers:      1 alive" in lines and "every feed up to date" in lines
+            # Every render that changed a feed told the hub (a form per ping).
+            told = {
+                url
+                for request, _response in httpserver.log
+                for key, url in request.form.items(multi=True)
+                if key == "hub.url"
+            }
+            assert "http://feeds.example.org/all.atom.xml" in told
+            assert "http://feeds.example.org/h0.rss.xml" in told
         finally:
             cluster.stop()
 

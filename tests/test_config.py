@@ -299,3 +299,47 @@ def test_settings_built_in_code_are_checked_like_a_file() -> None:
     ]:
         with pytest.raises(ConfigError, match=said):
             build()
+
+
+class TestCluster:
+    """``[cluster]``: absent by default; when present, checked like every section."""
+
+    DB = "postgresql://seedfeed:secret@db.internal/seedfeed"
+
+    def test_absent_means_one_machine(self, tmp_path: Path) -> None:
+        assert not load_config(_write(tmp_path, MINIMAL)).cluster.enabled
+
+    def test_database_from_the_file_or_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        cfg = load_config(_write(tmp_path, MINIMAL + f'[cluster]\ndatabase = "{self.DB}"\n'))
+        assert cfg.cluster.enabled and cfg.cluster.database == self.DB
+        assert "secret" not in repr(cfg)  # the password stays out of logs
+        monkeypatch.setenv("SEEDFEED_DATABASE_URL", self.DB)
+        cfg = load_config(_write(tmp_path / "env", MINIMAL + "[cluster]\ntick = 5\n"))
+        assert cfg.cluster.database == self.DB and cfg.cluster.tick == 5
+
+    @pytest.mark.parametrize(
+        ("section", "expected"),
+        [
+            ("", "cluster.database is required"),
+            ('database = "mysql://x/y"', "postgresql:// URL"),
+            (f'database = "{DB}"\nschema = "Public; DROP"', "cluster.schema"),
+            (f'database = "{DB}"\ntick = 7', "cluster.tick"),
+            (f'database = "{DB}"\nbatch = 0', "cluster.batch"),
+            (f'database = "{DB}"\nhost_interval = nan', "cluster.host_interval"),
+            (f'database = "{DB}"\nheartbeat = 0', "cluster.heartbeat"),
+        ],
+    )
+    def test_bad_settings(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, expected: str
+    ) -> None:
+        monkeypatch.delenv("SEEDFEED_DATABASE_URL", raising=False)
+        message = _error(tmp_path, MINIMAL + f"[cluster]\n{section}\n")
+        assert expected in message and "secret" not in message
+
+    def test_a_bucket_needs_the_cluster(self, tmp_path: Path) -> None:
+        text = MINIMAL + '[paths]\nfeeds = "s3://bucket/feeds"\n'
+        assert "written by a cluster" in _error(tmp_path, text)
+        cfg = load_config(_write(tmp_path / "c", text + f'[cluster]\ndatabase = "{self.DB}"\n'))
+        assert "s3:" in cfg.paths.feeds.parts

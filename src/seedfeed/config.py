@@ -321,6 +321,13 @@ class Config:
         root = Path(self.root).expanduser().resolve()
         _set(self, "root", root)
         _set(self, "paths", self.paths.resolved(root))
+        if "s3:" in self.paths.feeds.parts and not self.cluster.enabled:
+            # Only the cluster's renders write through outputs.py; one machine writes a
+            # folder, and would make a folder named "s3:" of the URL.
+            raise ConfigError(
+                "paths.feeds: s3:// is written by a cluster's workers ([cluster]);"
+                " on one machine, publish to a folder and copy it to the bucket"
+            )
         names = [spec.name for spec in self.feeds]
         if DEFAULT_FEED in names or len(set(names)) != len(names):
             raise ConfigError(f"feeds: each feed name once, and not {DEFAULT_FEED!r}")

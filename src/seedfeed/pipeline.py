@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -403,16 +403,25 @@ def _run_record(report: Report) -> RunRecord:
 
 
 def _ping(config: Config, summaries: list[FeedSummary], report: Report) -> None:
-    """Tell the hub about the feed files that changed (only those: the hub fetches each
-    topic it is told about and pushes it to every subscriber)."""
+    for reason in ping_changed(config, summaries, report.written):
+        report.warn(config.websub.hub, reason)
+
+
+def ping_changed(
+    config: Config, summaries: Iterable[FeedSummary], written: Iterable[str]
+) -> list[str]:
+    """Tell the WebSub hub about the feed files that changed (only those: the hub fetches
+    each topic it is told about and pushes it to every subscriber); returns why the hub
+    was not told, if it was not (one reason per failure)."""
+    if not config.websub.hub:
+        return []
     from .web.websub import ping_hub  # lazily: requests
 
-    written = set(report.written)
+    done = set(written)
     topics = [
         summary.meta.url(suffix)
         for summary in summaries
         for suffix, _media_type, _label in FEED_FORMATS
-        if summary.meta.file(suffix) in written
+        if summary.meta.file(suffix) in done
     ]
-    for reason in ping_hub(config.websub.hub, topics) if topics else ():
-        report.warn(config.websub.hub, reason)
+    return list(ping_hub(config.websub.hub, topics)) if topics else []

@@ -337,19 +337,10 @@ def render_site(runtime: Runtime) -> list[str]:
 
 
 def _ping(config: Config, summaries: list[FeedSummary], written: list[str]) -> None:
-    """Tell the WebSub hub about the feed files that changed (as pipeline._ping)."""
-    if not config.websub.hub:
-        return
-    from ..web.websub import ping_hub
+    """Tell the WebSub hub about the feed files that changed (as a publish does)."""
+    from ..pipeline import ping_changed
 
-    done = set(written)
-    topics = [
-        summary.meta.url(suffix)
-        for summary in summaries
-        for suffix, _media_type, _label in FEED_FORMATS
-        if summary.meta.file(suffix) in done
-    ]
-    for reason in ping_hub(config.websub.hub, topics) if topics else ():
+    for reason in ping_changed(config, summaries, written):
         log.warning("%s: %s", config.websub.hub, reason)
 
 
