@@ -41,14 +41,18 @@ def _feed_requests(origin: OriginProcess) -> list[tuple[str, str, float, float, 
 
 def _check_politeness(requests: list[tuple[str, str, float, float, int]]) -> None:
     """One request at a time per host (per_host = 1), each starting after the last one
-    to the host ended (the next slot is taken only when a job has its host's lock)."""
+    to the host ended (the next slot is taken only when a job has its host's lock), and
+    starts ``host_interval`` apart (less a millisecond: the clocks are the database's
+    and the origin's)."""
     by_host: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for _path, host, start, end, _status in requests:
         by_host[host].append((start, end))
+    assert len(by_host) == HOSTS
     for host, times in by_host.items():
         times.sort()
-        for (_start, end), (next_start, _end) in pairwise(times):
+        for (start, end), (next_start, _end) in pairwise(times):
             assert next_start >= end, f"{host}: two requests at once"
+            assert next_start - start >= HOST_INTERVAL - 0.001, f"{host}: requests too close"
 
 
 def test_init_is_idempotent_and_a_worker_needs_it(database: str, tmp_path: Path) -> None:
@@ -269,6 +273,42 @@ def test_a_stopped_worker_finishes_its_jobs(database: str, tmp_path: Path) -> No
         assert doing == (0,)
 
 
+def test_a_sources_folder_missing_on_a_worker_forgets_nothing(
+    database: str, tmp_path: Path
+) -> None:
+    """An unmounted sources folder is not "no sources": they, their state and their
+    entries stay (a source goes when its file does, from a folder that is there)."""
+    with OriginProcess(HOSTS, 3, tmp_path) as origin:
+        root = write_project(tmp_path / "cluster", origin, database=database)
+        cluster = Cluster(root, database)
+        cluster.init()
+        try:
+            cluster.start("w1")
+            cluster.wait_until_done(3)
+            before = cluster.query("SELECT count(*) FROM web_entries")
+            (root / "sources").rename(tmp_path / "unmounted")
+            # Several scans run (tick = 1 s) and see no folder.
+            deadline = time.monotonic() + 60
+            done = "ended with status: Success"  # finished jobs are deleted: the log says
+            start = cluster.log("w1").count(done)
+            while cluster.log("w1").count(done) < start + 9:  # three ticks' jobs
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert cluster.query("SELECT count(*) FROM source_defs") == [(3,)]
+            assert cluster.query("SELECT count(*) FROM fetch_state") == [(3,)]
+            assert cluster.query("SELECT count(*) FROM web_entries") == before != [(0,)]
+            # A file removed from a folder that is there: that source goes.
+            (tmp_path / "unmounted").rename(root / "sources")
+            (root / "sources" / "s00000.toml").unlink()
+            deadline = time.monotonic() + 60
+            while cluster.query("SELECT count(*) FROM source_defs") != [(2,)]:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert cluster.query("SELECT count(*) FROM fetch_state") == [(2,)]
+        finally:
+            cluster.stop()
+
+
 def test_a_late_render_never_replaces_a_newer_one(database: str, tmp_path: Path) -> None:
     """A render that stalls (a frozen worker whose job ran again elsewhere) and resumes
     after a newer render of its feed was written: its older feed is dropped."""
@@ -298,7 +338,7 @@ def test_a_late_render_never_replaces_a_newer_one(database: str, tmp_path: Path)
     pool: ConnectionPool = ConnectionPool(
         database, kwargs={"options": "-c search_path=seedfeed,public"}, max_size=4, open=True
     )
-    slots = HostSlots(database, "seedfeed", 0)
+    slots = HostSlots(pool, 0)
     runtime = Runtime(config, pool, config.paths.seeds, FolderOutputs(config.paths.feeds), slots)
     paused, resume = threading.Event(), threading.Event()
     original = render._feed_files

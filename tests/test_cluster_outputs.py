@@ -125,6 +125,13 @@ def test_a_bucket_is_written_with_types_and_generations(bucket: tuple[Any, str])
     assert head["Metadata"] == {"seedfeed-generation": "3"}
     assert outputs.write(FILES, generation=4) == []  # the same bytes: nothing is put
     assert outputs.missing(["all.json", "all.rss.xml"]) == ["all.rss.xml"]
+    # ... but they are generation 4's too: a stalled render of generation 3 with other
+    # bytes (an entry added in 3, gone in 4) is refused.
+    head = client.head_object(Bucket=name, Key="site/feeds/index.html")
+    assert head["Metadata"] == {"seedfeed-generation": "4"}
+    assert head["ContentType"] == "text/html"
+    with pytest.raises(StaleOutput):
+        outputs.write({**FILES, "index.html": b"<p>old</p>"}, generation=3)
 
 
 @pytest.mark.slow  # a moto server (and boto3) start
@@ -184,3 +191,31 @@ def test_a_failure_halfway_puts_the_previous_files_back(bucket: tuple[Any, str])
     with pytest.raises(WriteError, match="no feed file was changed"):
         failing.write({key: data + b"2" for key, data in FILES.items()}, generation=2)
     assert _objects(client, name) == FILES  # and no backup copy is left behind
+
+
+class _Overtaken(_Interfering):
+    """A client through which the ``after``-th put fails after another writer replaced
+    ``key`` (one this write had put already)."""
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self._puts += 1
+        if self._puts == self._after:
+            from botocore.exceptions import EndpointConnectionError
+
+            assert self._key is not None
+            self._client.put_object(Bucket=kwargs["Bucket"], Key=self._key, Body=b"newer")
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+        return self._client.put_object(**kwargs)
+
+
+@pytest.mark.slow  # a moto server (and boto3) start
+def test_undoing_a_failed_write_never_replaces_a_newer_writers_file(
+    bucket: tuple[Any, str],
+) -> None:
+    client, name = bucket
+    BucketOutputs(f"s3://{name}", client=client).write(FILES, generation=1)
+    failing = BucketOutputs(f"s3://{name}", client=_Overtaken(client, after=2, key="all.atom.xml"))
+    with pytest.raises(WriteError):
+        failing.write({key: data + b"2" for key, data in FILES.items()}, generation=2)
+    # all.atom.xml was put by this write, then replaced by another: it is not undone.
+    assert _objects(client, name) == {**FILES, "all.atom.xml": b"newer"}

@@ -324,6 +324,7 @@ class TestCluster:
         [
             ("", "cluster.database is required"),
             ('database = "mysql://x/y"', "postgresql:// URL"),
+            ('database = "postgresql://u:secret%zz@h/db"', "percent-encode"),
             (f'database = "{DB}"\nschema = "Public; DROP"', "cluster.schema"),
             (f'database = "{DB}"\ntick = 7', "cluster.tick"),
             (f'database = "{DB}"\nbatch = 0', "cluster.batch"),

@@ -150,6 +150,25 @@ def test_newest_is_one_seed_per_entry_newest_first(store: StateStore) -> None:
     assert store.seed_paths_with_id("https://ex.org/old") == ["dup.txt", "old.txt"]
 
 
+def test_of_seeds_one_scan_found_the_one_seen_first_wins(store: StateStore) -> None:
+    # One scan gives every seed it finds the same known_ns: first_seen decides, then the
+    # path (every implementation alike: a cluster publishes what one machine does).
+    known = T0 * 1_000_000_000
+    store.put_seeds(
+        [
+            seed("a.txt", "https://ex.org/x", T0 + 10, known_ns=known),
+            seed("b.txt", "https://ex.org/x", T0, known_ns=known),
+            seed("c.txt", "https://ex.org/x", T0, known_ns=known),
+        ]
+    )
+    assert [r.path for r in store.newest()] == ["b.txt"]
+    assert [(d.path, d.first) for d in store.duplicates()] == [
+        ("a.txt", "b.txt"),
+        ("c.txt", "b.txt"),
+    ]
+    assert [r.path for r in store.newest(lambda path: path != "b.txt")] == ["c.txt"]
+
+
 def test_an_unpublishable_seed_keeps_its_record_but_leaves_the_feeds(store: StateStore) -> None:
     store.put_seeds([seed("a.txt", "urn:a", T0), seed("b.txt", "urn:b", T0 + 1)])
     store.set_unpublishable(["b.txt"])

@@ -239,6 +239,7 @@ class ClusterSettings:
             raise ConfigError(f"cluster.database is required (or {DATABASE_ENV})")
         if urlsplit(database).scheme not in ("postgresql", "postgres"):
             raise ConfigError("cluster.database must be a postgresql:// URL")
+        _check_conninfo(database)
         _set(self, "database", database)
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.schema):
             raise ConfigError("cluster.schema must be a lowercase SQL name (a-z, 0-9, _)")
@@ -252,6 +253,22 @@ class ClusterSettings:
             raise ConfigError("cluster.heartbeat must be between 0 and 3600 seconds")
         if not (0 <= self.render_delay <= 3600):
             raise ConfigError("cluster.render_delay must be between 0 and 3600 seconds")
+
+
+def _check_conninfo(database: str) -> None:
+    """Refuse a URL libpq cannot read here, in one line without its text: libpq's own
+    message quotes the bad part, which may be the password (and would reach logs)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:  # without seedfeed[cluster]: the cluster's commands say so
+        return
+    try:
+        conninfo_to_dict(database)
+    except Exception:  # psycopg.ProgrammingError, whatever libpq found
+        raise ConfigError(
+            "cluster.database: not a URL PostgreSQL can read (percent-encode special"
+            " characters of the user and password)"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -238,10 +238,12 @@ class BucketOutputs:
             for name, data in files.items()
             if (found := seen[name]) is None or found[0].strip('"') != _md5(data)
         }
+        if generation is not None:
+            self._mark(files.keys() - changed.keys(), seen, generation)
         if not changed:
             return []
         backup = f"{self.prefix}{_BACKUPS}{secrets.token_hex(8)}/"
-        done: list[str] = []
+        done: dict[str, str] = {}  # name: the ETag this write put
         name = ""
         try:
             for name in changed:  # previous versions aside first: a failure can undo
@@ -254,15 +256,15 @@ class BucketOutputs:
                     )
             for name, data in changed.items():
                 condition = {"IfMatch": found[0]} if (found := seen[name]) else {"IfNoneMatch": "*"}
-                self._s3.put_object(
+                put = self._s3.put_object(
                     Bucket=self.bucket,
                     Key=self._key(name),
                     Body=data,
-                    ContentType=media_type(name.rsplit("/", 1)[-1]) or "application/octet-stream",
+                    ContentType=_content_type(name),
                     Metadata={GENERATION_META: str(generation or 0)},
                     **condition,
                 )
-                done.append(name)
+                done[name] = str(put["ETag"])
         except (ClientError, BotoCoreError) as exc:
             lost = self._undo(done, seen, backup)
             if isinstance(exc, ClientError) and _status(exc) in (409, 412):
@@ -279,26 +281,56 @@ class BucketOutputs:
             self._delete_below(backup)
         return list(changed)
 
+    def _mark(
+        self, names: Iterable[str], seen: Mapping[str, tuple[str, int] | None], generation: int
+    ) -> None:
+        """Raise the generation of files whose bytes this render left as they were: a
+        stalled render of an older generation must find them newer too. Best effort: a
+        file changed meanwhile was written by a newer render."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for name in names:
+            found = seen[name]
+            if found is None or found[1] >= generation:
+                continue
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self._s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=self._key(name),
+                    CopySource={"Bucket": self.bucket, "Key": self._key(name)},
+                    CopySourceIfMatch=found[0],
+                    MetadataDirective="REPLACE",
+                    Metadata={GENERATION_META: str(generation)},
+                    ContentType=_content_type(name),
+                )
+
     def _undo(
-        self, done: list[str], seen: dict[str, tuple[str, int] | None], backup: str
+        self, done: Mapping[str, str], seen: Mapping[str, tuple[str, int] | None], backup: str
     ) -> list[str]:
-        """Put back the previous version of each file already replaced; returns the
+        """Put back the previous version of each file this write replaced, only where it
+        is still what this write put (a newer worker's file is never undone); returns the
         names that could not be."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         lost = []
-        for name in reversed(done):
+        for name, etag in reversed(list(done.items())):
             try:
-                if seen[name] is None:
+                head = self._head(name)
+                if head is None or head[0] != etag:
+                    continue  # replaced since by another writer: theirs stays
+                if (found := seen[name]) is None:
                     self._s3.delete_object(Bucket=self.bucket, Key=self._key(name))
-                else:
-                    self._s3.copy_object(
-                        Bucket=self.bucket,
-                        Key=self._key(name),
-                        CopySource={"Bucket": self.bucket, "Key": backup + name},
-                        MetadataDirective="COPY",
-                    )
-            except (ClientError, BotoCoreError):
+                    continue
+                previous = self._s3.get_object(Bucket=self.bucket, Key=backup + name)
+                self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(name),
+                    Body=previous["Body"].read(),
+                    ContentType=_content_type(name),
+                    Metadata={GENERATION_META: str(found[1])},
+                    IfMatch=etag,
+                )
+            except (ClientError, BotoCoreError, WriteError):
                 lost.append(name)
         return lost
 
@@ -339,6 +371,10 @@ class BucketOutputs:
                 for name in self._names(f"{sub}/"):
                     if name not in kept and not name.rsplit("/", 1)[-1].startswith("."):
                         self._s3.delete_object(Bucket=self.bucket, Key=self._key(name))
+
+
+def _content_type(name: str) -> str:
+    return media_type(name.rsplit("/", 1)[-1]) or "application/octet-stream"
 
 
 def _md5(data: bytes) -> str:

@@ -84,7 +84,7 @@ _SCHEMA = [
         authors    text[] NOT NULL DEFAULT '{}',
         tags       text[] NOT NULL DEFAULT '{}')""",
     "CREATE INDEX IF NOT EXISTS seeds_by_date ON seeds (published DESC, entry_id)",
-    "CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, known_ns, path)",
+    "CREATE INDEX IF NOT EXISTS seeds_by_entry ON seeds (entry_id, known_ns, first_seen, path)",
     """CREATE TABLE IF NOT EXISTS entries (
         entry_id   text COLLATE "C" PRIMARY KEY,
         published  bigint NOT NULL,
@@ -277,7 +277,8 @@ _UPSERT_WEB = (
 _WINNER = """
 s.ok AND NOT EXISTS (
     SELECT 1 FROM seeds AS t
-    WHERE t.entry_id = s.entry_id AND t.ok AND (t.known_ns, t.path) < (s.known_ns, s.path))
+    WHERE t.entry_id = s.entry_id AND t.ok
+      AND (t.known_ns, t.first_seen, t.path) < (s.known_ns, s.first_seen, s.path))
 """
 # Keep the dates of the entries the leaving seeds publish.
 _REMEMBER = f"""
@@ -543,7 +544,7 @@ class PgStore:
             SELECT path, first_path, scanned_ns FROM (
                 SELECT path, scanned_ns,
                        first_value(path) OVER (
-                           PARTITION BY entry_id ORDER BY known_ns, path) AS first_path
+                           PARTITION BY entry_id ORDER BY known_ns, first_seen, path) AS first_path
                 FROM seeds
                 WHERE ok AND entry_id IN (
                     SELECT entry_id FROM seeds WHERE ok {where}
@@ -589,9 +590,10 @@ class PgStore:
             SELECT {_S_COLUMNS}, ARRAY(
                 SELECT t.path FROM seeds AS t
                 WHERE t.entry_id = s.entry_id AND t.ok
-                  AND (t.known_ns, t.path) < (s.known_ns, s.path)) AS earlier
+                  AND (t.known_ns, t.first_seen, t.path)
+                    < (s.known_ns, s.first_seen, s.path)) AS earlier
             FROM seeds AS s WHERE s.ok
-            ORDER BY s.published DESC, s.entry_id, s.known_ns, s.path
+            ORDER BY s.published DESC, s.entry_id, s.known_ns, s.first_seen, s.path
         """
         for row in self._lazy(query):
             *columns, earlier = row

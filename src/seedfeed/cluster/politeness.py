@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..config import FetchSettings
 from ..web.fetch import MAX_SPACING, SPACED_OUT, Fetcher, FetchError, FetchResult, Validators
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
 
 __all__ = ["MAX_WAIT", "HostSlots", "PacedFetcher", "host_lock", "host_of"]
 
@@ -83,34 +85,29 @@ def host_lock(host: str, key: str, per_host: int) -> str:
 
 
 class HostSlots:
-    """The next time each host may be asked, shared by every worker. Each thread asks on
-    a connection of its own, outside any job's transaction (a slot taken is taken at
-    once, for everyone; the row is never held locked)."""
+    """The next time each host may be asked, shared by every worker. Each statement is
+    its own transaction on a connection of the worker's pool, outside any job's
+    transaction (a slot taken is taken at once, for everyone; the row is never held
+    locked)."""
 
     def __init__(
-        self, database: str, schema: str, interval: float, max_wait: float = MAX_WAIT
+        self, pool: ConnectionPool[Any], interval: float, max_wait: float = MAX_WAIT
     ) -> None:
-        self.database = database
-        self.schema = schema
+        self.pool = pool
         self.interval = interval
         self.max_wait = max_wait
-        self._local = threading.local()
 
     def _run(self, query: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """One statement on this thread's connection (made again once if it broke)."""
+        """One statement, committed at once (tried again once on a connection that
+        broke: the pool replaces it)."""
         import psycopg
 
-        from .pgstore import connect
-
         for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            if conn is None or conn.closed:
-                conn = self._local.conn = connect(self.database, self.schema, autocommit=True)
             try:
-                cursor = conn.execute(query, params)
-                return cursor.fetchone() if cursor.description is not None else None
+                with self.pool.connection() as conn:
+                    cursor = conn.execute(query, params)
+                    return cursor.fetchone() if cursor.description is not None else None
             except psycopg.OperationalError:
-                conn.close()
                 if attempt == 2:
                     raise
         return None

@@ -52,21 +52,22 @@ def init_cluster(config: Config) -> list[str]:
     installed = importlib.metadata.version("procrastinate")
     done: list[str] = []
     try:
-        with connect(settings.database, settings.schema) as conn:
-            with conn.transaction():
-                # Two machines running init at once: one waits for the other.
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('seedfeed cluster init'))")
-                recorded = _recorded(conn, settings.schema)
-                if _has_table(conn, "procrastinate_jobs"):
-                    if recorded is not None and _version(recorded) < _version(installed):
-                        for path in _migrations(_version(recorded), _version(installed)):
-                            conn.execute(path.read_text(encoding="utf-8"))
-                            done.append(f"procrastinate migration {path.name}")
-                else:
-                    # Into the connection's default schema, where procrastinate looks.
-                    conn.execute("SET LOCAL search_path TO DEFAULT")
-                    conn.execute(SchemaManager.get_schema())
-                    done.append(f"procrastinate {installed} schema")
+        with connect(settings.database, settings.schema) as conn, conn.transaction():
+            # Two machines running init at once: one waits for the other.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('seedfeed cluster init'))")
+            recorded = _recorded(conn, settings.schema)
+            if _has_table(conn, "procrastinate_jobs"):
+                if recorded is not None and _version(recorded) < _version(installed):
+                    for path in _migrations(_version(recorded), _version(installed)):
+                        conn.execute(path.read_text(encoding="utf-8"))
+                        done.append(f"procrastinate migration {path.name}")
+            else:
+                # Into the connection's default schema, where procrastinate looks.
+                conn.execute("SET LOCAL search_path TO DEFAULT")
+                conn.execute(SchemaManager.get_schema())
+                done.append(f"procrastinate {installed} schema")
+            # In the same transaction: migrations applied and their version recorded
+            # together, or neither (a failure halfway leaves the database as it was).
             if create_schema(conn, settings.schema):
                 done.append(f"seedfeed tables in schema {settings.schema}")
             conn.execute(
@@ -74,7 +75,6 @@ def init_cluster(config: Config) -> list[str]:
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (installed,),
             )
-            conn.commit()
     except psycopg.Error as exc:
         raise StoreError(f"cluster init: {' '.join(str(exc).split())}") from None
     return done

@@ -202,9 +202,10 @@ def _sync_sources(runtime: Any, store: Any) -> bool:
     they changed; returns whether the definitions did."""
     config = runtime.project
     folder = config.paths.sources
-    if not folder.is_dir() and runtime.seeds != runtime.config.paths.seeds:
-        # A worker that reads the seeds elsewhere (--seeds) may not see the project's
-        # sources folder: its absence here says nothing.
+    if not folder.is_dir():
+        # Absent on this machine (not mounted, a worker started with --seeds elsewhere):
+        # that says nothing of the sources, and taken for "none" it would forget every
+        # source's state and entries cluster-wide. Sources go when their files do.
         return False
     conn = store.connection
     fingerprint = sources_fingerprint(folder)

@@ -208,7 +208,7 @@ async def _serve(config: Config, worker: WorkerPlan) -> int:
         pool=pool,
         seeds=worker.seeds,
         outputs=outputs_for(config.paths.feeds),
-        slots=HostSlots(settings.database, settings.schema, settings.host_interval),
+        slots=HostSlots(pool, settings.host_interval),
     )
     app = make_app(config, pool_size=worker.concurrency // 2 + 2)
     log.info(
