@@ -333,14 +333,12 @@ def _render(
     # Imported here: a run that changed nothing renders nothing (feedgen, lxml, nh3).
     from .choose import FeedBuilder
     from .render import (
-        INDEX_ENTRIES,
-        FeedMeta,
-        FeedSummary,
-        render_feeds,
+        feed_files,
+        feed_meta,
         render_index,
-        render_json_feed,
         render_opml,
         render_stylesheet,
+        summarize,
     )
 
     fallback = _empty_feed_date(config)
@@ -360,21 +358,9 @@ def _render(
     for spec, entries in zip(feeds, chosen, strict=True):
         report.entries[spec.name] = len(entries)
         articles.update(entry.id for entry in entries)
-        meta = FeedMeta(
-            name=spec.name,
-            title=spec.title,
-            base_url=config.site.base_url,
-            author=config.site.author or config.site.title,
-            description=spec.description,
-            language=config.site.language,
-            hub=config.websub.hub,
-        )
-        outputs.update(render_feeds(meta, entries, fallback))
-        outputs[meta.file(".json")] = render_json_feed(meta, entries)
-        newest = max((entry.updated for entry in entries), default=None)
-        # The index lists the newest articles of the feeds people made, not of each tag.
-        latest = () if spec.name.startswith(("tag/", "author/")) else entries[:INDEX_ENTRIES]
-        summaries.append(FeedSummary(meta, len(entries), newest, tuple(latest)))
+        meta = feed_meta(config, spec)
+        outputs.update(feed_files(meta, entries, fallback))
+        summaries.append(summarize(meta, entries))
     site = config.site
     report.articles = len(articles)
     outputs[INDEX_NAME] = render_index(site.title, site.base_url, summaries, language=site.language)

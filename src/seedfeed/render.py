@@ -34,15 +34,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from . import PROJECT_URL, __version__
-from .formats import ATOM_SUFFIX, FEED_FORMATS, JSON_SUFFIX, OPML_NAME, RSS_SUFFIX, STYLESHEET_NAME
+from .formats import (
+    ATOM_SUFFIX,
+    FEED_FORMATS,
+    JSON_SUFFIX,
+    LABEL_FOLDERS,
+    OPML_NAME,
+    RSS_SUFFIX,
+    STYLESHEET_NAME,
+)
 from .model import Entry
+
+if TYPE_CHECKING:
+    from .config import Config, FeedSpec
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,36 @@ class FeedSummary:
 
 # Entries of each feed the index page lists.
 INDEX_ENTRIES = 10
+
+
+def feed_meta(config: Config, spec: FeedSpec) -> FeedMeta:
+    """What a feed says of itself, from the project's settings and its spec (one place
+    for a publish and a cluster's renders)."""
+    return FeedMeta(
+        name=spec.name,
+        title=spec.title,
+        base_url=config.site.base_url,
+        author=config.site.author or config.site.title,
+        description=spec.description,
+        language=config.site.language,
+        hub=config.websub.hub,
+    )
+
+
+def summarize(meta: FeedMeta, entries: Sequence[Entry]) -> FeedSummary:
+    """A feed as the index page and the OPML list show it (no feed file is rendered)."""
+    newest = max((entry.updated for entry in entries), default=None)
+    # The index lists the newest articles of the feeds people made, not of each tag.
+    label = meta.name.startswith(tuple(f"{folder}/" for folder in LABEL_FOLDERS))
+    latest = () if label else tuple(entries[:INDEX_ENTRIES])
+    return FeedSummary(meta, len(entries), newest, latest)
+
+
+def feed_files(meta: FeedMeta, entries: Sequence[Entry], fallback: datetime) -> dict[str, bytes]:
+    """One feed in every format: file name to bytes."""
+    files = dict(render_feeds(meta, entries, fallback))
+    files[meta.file(JSON_SUFFIX)] = render_json_feed(meta, entries)
+    return files
 
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

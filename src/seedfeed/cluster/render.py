@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from ..model import Entry
-    from ..render import FeedMeta, FeedSummary
+    from ..render import FeedSummary
     from .pgstore import PgStore
 
 __all__ = [
@@ -200,33 +200,14 @@ def _finish(
 # --- rendering -------------------------------------------------------------------------------
 
 
-def _meta(config: Config, spec: FeedSpec) -> FeedMeta:
-    from ..render import FeedMeta
-
-    return FeedMeta(
-        name=spec.name,
-        title=spec.title,
-        base_url=config.site.base_url,
-        author=config.site.author or config.site.title,
-        description=spec.description,
-        language=config.site.language,
-        hub=config.websub.hub,
-    )
-
-
 def _feed_files(
     config: Config, spec: FeedSpec, entries: list[Entry], fallback: datetime
 ) -> tuple[dict[str, bytes], FeedSummary]:
-    """One feed in every format, and its summary for the index (as pipeline._render)."""
-    from ..render import INDEX_ENTRIES, FeedSummary, render_feeds, render_json_feed
+    """One feed in every format, and its summary for the index (as a publish does)."""
+    from ..render import feed_files, feed_meta, summarize
 
-    meta = _meta(config, spec)
-    files = dict(render_feeds(meta, entries, fallback))
-    files[meta.file(".json")] = render_json_feed(meta, entries)
-    newest = max((entry.updated for entry in entries), default=None)
-    # The index lists the newest articles of the feeds people made, not of each tag.
-    latest = () if spec.name.startswith(("tag/", "author/")) else entries[:INDEX_ENTRIES]
-    return files, FeedSummary(meta, len(entries), newest, tuple(latest))
+    meta = feed_meta(config, spec)
+    return feed_files(meta, entries, fallback), summarize(meta, entries)
 
 
 def _choose(
@@ -297,7 +278,14 @@ def render_site(runtime: Runtime) -> list[str]:
     """Render the site's own files (index page, OPML, stylesheet) and the tag and author
     feeds; write those that changed and remove the feeds of labels that went."""
     from ..pipeline import _label_feeds
-    from ..render import render_index, render_opml, render_stylesheet
+    from ..render import (
+        feed_files,
+        feed_meta,
+        render_index,
+        render_opml,
+        render_stylesheet,
+        summarize,
+    )
 
     config = runtime.config
     with runtime.store(render=True) as store:
@@ -310,10 +298,13 @@ def render_site(runtime: Runtime) -> list[str]:
         files: dict[str, bytes] = {}
         summaries: list[FeedSummary] = []
         for spec, entries in zip(specs, chosen, strict=True):
-            feed, summary = _feed_files(runtime.project, spec, entries, fallback)
-            summaries.append(summary)
+            meta = feed_meta(runtime.project, spec)
+            summaries.append(summarize(meta, entries))
+            # The feeds people made have renders of their own: only the tag and author
+            # feeds are written here (rendering every feed for the index cost a third of
+            # a worker's CPU).
             if spec.name.startswith(tuple(f"{folder}/" for folder in LABEL_FOLDERS)):
-                files.update(feed)
+                files.update(feed_files(meta, entries, fallback))
         site = config.site
         files[INDEX_NAME] = render_index(
             site.title, site.base_url, summaries, language=site.language
@@ -361,8 +352,10 @@ def check_renders(runtime: Runtime, conn: psycopg.Connection[Any]) -> int:
     ).fetchall()
     stale = {name for name, generation, rendered, key in rows if rendered < generation}
     stale |= {name for name, _g, _r, key in rows if key != keys[name]}
+    from ..render import feed_meta
+
     expected = {
-        _meta(config, spec).file(suffix): spec.name
+        feed_meta(config, spec).file(suffix): spec.name
         for spec in specs
         for suffix, _t, _l in FEED_FORMATS
     }
