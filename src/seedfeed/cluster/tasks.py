@@ -134,7 +134,9 @@ def fetch(context: procrastinate.JobContext, source: str, origin: str) -> None:
         if not asked:  # its host asked for a pause: the dispatcher queues it again then
             state.next_fetch = fetcher.postponed or now + 60
         elif state.next_fetch <= now:  # fetched; no schedule of its own: the project's
-            state.next_fetch = _next_publish(config, now)
+            # From when the fetch ended, not began: a fetch of the last period that ended
+            # past the cron's time served this one too (no second fetch seconds later).
+            state.next_fetch = _next_publish(config, time.time())
         store.put_fetch_state(state)
         if store.changed():
             labels = getattr(config, "by_tag", False) or getattr(config, "by_author", False)
