@@ -32,7 +32,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 quick: $(VENV)/.installed-test  # the tests that start no subprocess: under 30 s
-	$(BIN)/python -m pytest -q -m "not slow"
+	SEEDFEED_QUICK=1 $(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m compileall -q src

@@ -27,7 +27,7 @@ def httpserver(httpserver: HTTPServer) -> HTTPServer:
 # marked "slow", so that `pytest -m "not slow"` (make quick) stays under 30 seconds.
 # (So are the few that publish hundreds of projects; they say so themselves.)
 _SUBPROCESS_NAMES = frozenset(
-    {"run_subprocess", "subprocess", "Popen", "corpus_run", "_spawn_publisher"}
+    {"run_subprocess", "subprocess", "Popen", "corpus_run", "_spawn_publisher", "Daemon"}
 )
 _SLOW_MODULES = frozenset({"test_daemon", "test_newsboat"})
 

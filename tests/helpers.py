@@ -163,3 +163,13 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 def utc(*args: int) -> int:
     return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+# `make quick` sets SEEDFEED_QUICK=1: property tests try a quarter of their examples
+# there (the whole suite, and CI, try them all).
+QUICK = os.environ.get("SEEDFEED_QUICK") == "1"
+
+
+def examples(n: int) -> int:
+    """How many examples a hypothesis property tries: ``n``, or a quarter in make quick."""
+    return max(10, n // 4) if QUICK else n

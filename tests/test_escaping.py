@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from escaping_check import check_outputs, html_problems, html_text, text_problems
-from helpers import NS, atom_entries, make_project, rss_items, run_publish
+from helpers import NS, atom_entries, examples, make_project, rss_items, run_publish
 
 # --- hostile strings -------------------------------------------------------------------
 
@@ -450,7 +450,7 @@ def test_every_hostile_string_in_every_field_is_inert(tmp_path: Path) -> None:
 # --- the property -------------------------------------------------------------------------
 
 PROPERTY = settings(
-    max_examples=120,
+    max_examples=examples(120),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from seedfeed.model import Article, Entry
 from seedfeed.normalize import sanitize_html, to_entry
 from seedfeed.web import extract
@@ -462,7 +463,7 @@ html_soup = st.lists(
 ).map("".join)  # fmt: skip
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.one_of(st.text(), html_soup))
 @example(text="<html><body><p>\x00</p></body></html>")
 @example(text="<?xml version='1.0' encoding='latin-1'?><p>x</p>")

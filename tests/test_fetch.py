@@ -589,6 +589,7 @@ def test_read_timeout(server: _Server) -> None:
     assert time.monotonic() - started < 0.9
 
 
+@pytest.mark.slow  # waits out a real one-second deadline
 @pytest.mark.parametrize(
     ("head", "drip"),
     [

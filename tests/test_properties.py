@@ -11,12 +11,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from helpers import examples
 from seedfeed.model import Article, Block
 from seedfeed.normalize import LinkError, canonical_url, clean_text, content_hash, to_entry
 from seedfeed.render import FeedMeta, render_feeds
 from seedfeed.seeds import SeedError, decode, parse_seed_text
 
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 SEEN = datetime(2024, 1, 1, tzinfo=UTC)
 
 # Characters that seeds really hold, and the ones that break naive parsers.
@@ -190,7 +193,7 @@ def test_to_entry_never_raises(article: Article) -> None:
         assert entry.id.startswith("urn:uuid:")
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     articles=st.lists(articles, max_size=3),
     title=any_text.map(clean_text).filter(bool),

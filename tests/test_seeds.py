@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import examples
 from seedfeed.model import Article, Block
 from seedfeed.seeds import (
     SeedError,
@@ -613,7 +614,7 @@ _LINES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(lines=st.lists(_LINES, min_size=1, max_size=12), suffix=st.sampled_from([".txt", ".md"]))
 def test_head_only_gives_the_identity_of_the_whole(lines: list[str], suffix: str) -> None:
     text = "\n".join(lines)

@@ -341,6 +341,7 @@ def _state(root: Path) -> list[tuple[object, ...]]:
         return seeds + db.execute("SELECT * FROM entries ORDER BY entry_id").fetchall()
 
 
+@pytest.mark.slow  # starts a process pool
 def test_serial_and_parallel_paths_give_identical_stores_and_feeds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
