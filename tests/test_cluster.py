@@ -26,7 +26,11 @@ pytestmark = pytest.mark.slow  # every test here starts processes
 
 SOURCES = int(os.environ.get("SEEDFEED_CLUSTER_SOURCES", "500"))
 HOSTS = 50
-HOST_INTERVAL = 0.02
+HOST_INTERVAL = 0.1
+# A request reaches the origin at its slot or a little after (a thread woken, a connection
+# made, the origin's own turn on a busy CPU): one late start makes the next gap look
+# short, so spacing is checked over each host's whole run, within this much.
+START_JITTER = 0.05
 
 
 @pytest.fixture
@@ -42,17 +46,17 @@ def _feed_requests(origin: OriginProcess) -> list[tuple[str, str, float, float, 
 def _check_politeness(requests: list[tuple[str, str, float, float, int]]) -> None:
     """One request at a time per host (per_host = 1), each starting after the last one
     to the host ended (the next slot is taken only when a job has its host's lock), and
-    starts ``host_interval`` apart (less a millisecond: the clocks are the database's
-    and the origin's)."""
+    slots ``host_interval`` apart: n requests to a host span (n - 1) intervals."""
     by_host: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for _path, host, start, end, _status in requests:
         by_host[host].append((start, end))
     assert len(by_host) == HOSTS
     for host, times in by_host.items():
         times.sort()
-        for (start, end), (next_start, _end) in pairwise(times):
+        for (_start, end), (next_start, _end) in pairwise(times):
             assert next_start >= end, f"{host}: two requests at once"
-            assert next_start - start >= HOST_INTERVAL - 0.001, f"{host}: requests too close"
+        span = times[-1][0] - times[0][0]
+        assert span >= (len(times) - 1) * HOST_INTERVAL - START_JITTER, f"{host}: too close"
 
 
 def test_init_is_idempotent_and_a_worker_needs_it(database: str, tmp_path: Path) -> None:
@@ -157,6 +161,11 @@ def test_a_worker_killed_mid_fetch_loses_nothing(database: str, tmp_path: Path) 
                 "SELECT count(*), count(DISTINCT (source, id)) FROM web_entries"
             )
             assert entries == (3 * sources, 3 * sources)  # every item, once
+            # Fetched again: only what was in flight when the worker died (its
+            # transaction rolled back); what its jobs had fetched is not fetched again.
+            counts = Counter(path for path, *_rest in _feed_requests(origin))
+            assert len(counts) == sources
+            assert sum(count - 1 for count in counts.values()) <= 16  # its concurrency
             (left,) = cluster.query(
                 "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
             )

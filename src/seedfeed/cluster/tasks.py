@@ -20,7 +20,7 @@ from ..dates import from_timestamp
 from ..harvest import refresh_sources
 from ..report import Report
 from ..sources import kept_sources, load_sources
-from .app import FETCH, FETCH_TASK, LEASE, defer_jobs, fetch_lock, make_job, runtime_of
+from .app import FETCH, FETCH_BATCH, FETCH_TASK, LEASE, defer_jobs, make_job, runtime_of
 from .pgstore import OneSourceStore
 from .politeness import host_lock, host_of
 from .render import (
@@ -66,59 +66,71 @@ def _warn(origin: str, message: str) -> None:
 
 
 def dispatch(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Queue a fetch job for every due source (at most ``[cluster] batch``)."""
+    """Queue fetch jobs for the due sources (at most ``[cluster] batch``): the sources of
+    one host key in jobs of up to ``FETCH_BATCH``, each source leased in this
+    transaction so that it is in one job only (the row is the queueing lock)."""
     runtime = runtime_of(context)
     settings = runtime.config.cluster
     per_host = runtime.config.fetch.per_host
     now = time.time()
+    until = now + LEASE
     with runtime.pool.connection() as conn:
         rows = conn.execute(_DUE, {"now": now, "batch": settings.batch}).fetchall()
+        by_lock: dict[str, list[list[str]]] = defaultdict(list)
+        for source, origin, url in rows:
+            lock = host_lock(host_of(url), f"{source} {origin}", per_host)
+            by_lock[lock].append([source, origin])
         # Interleaved by host lock: the head of each host's line is near the front of
         # the queue, where a worker looking for a job whose lock is free finds it fast.
-        by_lock: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for source, origin, url in rows:
-            by_lock[host_lock(host_of(url), f"{source} {origin}", per_host)].append(
-                (source, origin)
-            )
-        ordered = sorted(
-            ((rank, lock, source, origin) for lock, items in by_lock.items()
-             for rank, (source, origin) in enumerate(items)),
-        )  # fmt: skip
+        chunks = sorted(
+            (rank, lock, items[start : start + FETCH_BATCH])
+            for lock, items in by_lock.items()
+            for rank, start in enumerate(range(0, len(items), FETCH_BATCH))
+        )
         jobs = [
-            make_job(
-                FETCH_TASK,
-                FETCH,
-                {"source": source, "origin": origin},
-                lock=lock,
-                queueing_lock=fetch_lock(source, origin),
-            )
-            for _rank, lock, source, origin in ordered
+            make_job(FETCH_TASK, FETCH, {"items": chunk, "lease": until}, lock=lock)
+            for _rank, lock, chunk in chunks
         ]
         deferred = defer_jobs(conn, jobs)
         # Leased: not due again while its job waits or runs (the job sets the real time).
         conn.execute(
             _LEASE,
             {
-                "until": now + LEASE,
+                "until": until,
                 "sources": [source for source, _o, _u in rows],
                 "origins": [origin for _s, origin, _u in rows],
             },
         )
         conn.commit()
     if rows:
-        log.info("dispatched %d due sources (%d queued)", len(rows), deferred)
+        log.info("dispatched %d due sources (%d jobs)", len(rows), deferred)
 
 
-def fetch(context: procrastinate.JobContext, source: str, origin: str) -> None:
-    """Fetch one source URL as a publish would (``harvest.refresh_sources`` on a view of
-    the store where only this URL exists and is due), and keep what it gives."""
+def fetch(context: procrastinate.JobContext, items: list[list[str]], lease: float) -> None:
+    """Fetch the source URLs ``items`` (``[source, origin]`` pairs of one host key), one
+    after the other, each in a transaction of its own."""
     runtime = runtime_of(context)
+    for source, origin in items:
+        _fetch_one(runtime, source, origin, lease)
+
+
+def _fetch_one(runtime: Any, source: str, origin: str, lease: float) -> None:
+    """Fetch one source URL as a publish would (``harvest.refresh_sources`` on a view of
+    the store where only this URL exists and is due), and keep what it gives. Nothing
+    when the URL is no longer under this job's lease: a job run again after its worker
+    died does not fetch again what it fetched before."""
     config = runtime.config
     now = time.time()
     with (
         runtime.pool.connection() as conn,
         OneSourceStore(conn, config.cluster.schema, source, origin) as store,
     ):
+        leased = conn.execute(
+            "SELECT next_fetch FROM fetch_state WHERE source = %s AND origin = %s FOR UPDATE",
+            (source, origin),
+        ).fetchone()
+        if leased is None or leased[0] != lease:
+            return  # fetched already, or the source went
         row = conn.execute(
             "SELECT definition FROM source_defs WHERE name = %s AND enabled", (source,)
         ).fetchone()
