@@ -332,14 +332,7 @@ def _render(
     """
     # Imported here: a run that changed nothing renders nothing (feedgen, lxml, nh3).
     from .choose import FeedBuilder
-    from .render import (
-        feed_files,
-        feed_meta,
-        render_index,
-        render_opml,
-        render_stylesheet,
-        summarize,
-    )
+    from .render import feed_files, feed_meta, site_files, summarize
 
     fallback = _empty_feed_date(config)
     filled_by: dict[str, list[str]] = {}
@@ -361,11 +354,8 @@ def _render(
         meta = feed_meta(config, spec)
         outputs.update(feed_files(meta, entries, fallback))
         summaries.append(summarize(meta, entries))
-    site = config.site
     report.articles = len(articles)
-    outputs[INDEX_NAME] = render_index(site.title, site.base_url, summaries, language=site.language)
-    outputs[OPML_NAME] = render_opml(site.title, site.base_url, summaries)
-    outputs[STYLESHEET_NAME] = render_stylesheet()
+    outputs.update(site_files(config, summaries))
     return outputs, summaries
 
 

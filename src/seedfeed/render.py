@@ -44,6 +44,7 @@ from . import PROJECT_URL, __version__
 from .formats import (
     ATOM_SUFFIX,
     FEED_FORMATS,
+    INDEX_NAME,
     JSON_SUFFIX,
     LABEL_FOLDERS,
     OPML_NAME,
@@ -112,6 +113,16 @@ def summarize(meta: FeedMeta, entries: Sequence[Entry]) -> FeedSummary:
     label = meta.name.startswith(tuple(f"{folder}/" for folder in LABEL_FOLDERS))
     latest = () if label else tuple(entries[:INDEX_ENTRIES])
     return FeedSummary(meta, len(entries), newest, latest)
+
+
+def site_files(config: Config, summaries: Sequence[FeedSummary]) -> dict[str, bytes]:
+    """The site's own files: the index page, the OPML list and the feeds' stylesheet."""
+    site = config.site
+    return {
+        INDEX_NAME: render_index(site.title, site.base_url, summaries, language=site.language),
+        OPML_NAME: render_opml(site.title, site.base_url, summaries),
+        STYLESHEET_NAME: render_stylesheet(),
+    }
 
 
 def feed_files(meta: FeedMeta, entries: Sequence[Entry], fallback: datetime) -> dict[str, bytes]:

@@ -278,14 +278,7 @@ def render_site(runtime: Runtime) -> list[str]:
     """Render the site's own files (index page, OPML, stylesheet) and the tag and author
     feeds; write those that changed and remove the feeds of labels that went."""
     from ..pipeline import _label_feeds
-    from ..render import (
-        feed_files,
-        feed_meta,
-        render_index,
-        render_opml,
-        render_stylesheet,
-        summarize,
-    )
+    from ..render import feed_files, feed_meta, site_files, summarize
 
     config = runtime.config
     with runtime.store(render=True) as store:
@@ -305,12 +298,7 @@ def render_site(runtime: Runtime) -> list[str]:
             # a worker's CPU).
             if spec.name.startswith(tuple(f"{folder}/" for folder in LABEL_FOLDERS)):
                 files.update(feed_files(meta, entries, fallback))
-        site = config.site
-        files[INDEX_NAME] = render_index(
-            site.title, site.base_url, summaries, language=site.language
-        )
-        files[OPML_NAME] = render_opml(site.title, site.base_url, summaries)
-        files[STYLESHEET_NAME] = render_stylesheet()
+        files.update(site_files(config, summaries))
         try:
             written = runtime.outputs.write(files, generation)
         except StaleOutput as exc:
