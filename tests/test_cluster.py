@@ -1,8 +1,9 @@
 """The cluster with real services: a throwaway PostgreSQL, worker processes, a loopback
 origin of 50 hosts (127.0.0.2-127.0.0.51). Nothing is mocked.
 
-The integration test follows ``SEEDFEED_CLUSTER_SOURCES`` sources (default 2,000, about
-90 s here; fewer for a quicker run), and bench/bench_cluster.py runs 10,000.
+The integration test follows ``SEEDFEED_CLUSTER_SOURCES`` sources: 1,000 by default, so
+that the whole suite stays under five minutes; the issue's 2,000 pass in about 90 s
+(``SEEDFEED_CLUSTER_SOURCES=2000``); bench/bench_cluster.py runs 10,000 and more.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pg_fixture import PgServer, postgres  # noqa: F401  # the session's Postgre
 
 pytestmark = pytest.mark.slow  # every test here starts processes
 
-SOURCES = int(os.environ.get("SEEDFEED_CLUSTER_SOURCES", "2000"))
+SOURCES = int(os.environ.get("SEEDFEED_CLUSTER_SOURCES", "1000"))
 HOSTS = 50
 HOST_INTERVAL = 0.1
 # A request reaches the origin at its slot or a little after (a thread woken, a connection
