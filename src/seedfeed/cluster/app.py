@@ -75,9 +75,10 @@ PERIODIC_PRIORITY = 20
 RENDER_PRIORITY = 10
 FETCH_PRIORITY = 0
 
-# A dispatched source is not dispatched again for this long while its job waits or runs:
-# longer than any fetch job takes (its pages included). A job lost without trace (a
-# bug) is retried after it.
+# A dispatched source is not dispatched again for this long while its job waits or runs.
+# A job that takes longer (8 slow sources and their pages) fetches nothing twice: a source
+# dispatched again has a new lease, which the old job skips. A source whose job was lost
+# without trace (a bug) is dispatched again after it.
 LEASE = 15 * 60.0
 
 

@@ -945,8 +945,8 @@ class OneSourceStore(PgStore):
     ``harvest.refresh_sources`` then does for one URL what a publish does for all: the
     scan job, not a fetch, says which sources exist (``sync_sources`` does nothing here).
     The URL's fetch state is read once and written once, at ``commit`` (harvest puts it
-    several times in a run), and its source's pages not read yet are read once: a fetch
-    job is a few round trips to the database, not a dozen.
+    several times in a run), and its source's pages not read yet are read once: a source
+    in a fetch job is a few round trips to the database, not a dozen.
     """
 
     def __init__(

@@ -78,8 +78,9 @@ def host_of(url: str) -> str:
 
 
 def host_lock(host: str, key: str, per_host: int) -> str:
-    """The procrastinate lock of a fetch job for ``key`` (a source URL) on ``host``: one of
-    ``per_host`` locks, chosen by a stable hash so that a source always takes the same."""
+    """The procrastinate lock of the fetch jobs of ``key`` (a source URL) on ``host``: one
+    of ``per_host`` locks, chosen by a stable hash so that a source always takes the same
+    (the dispatch puts sources of one lock in one job)."""
     slot = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest()) % per_host
     return f"seedfeed:host:{host}#{slot}"
 

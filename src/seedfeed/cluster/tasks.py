@@ -1,13 +1,15 @@
 """What each job of a cluster does (``app.py`` says which queue, lock and retry each has).
 
-Every job that changes the store does so in one transaction, with the generations it
-raises and the jobs it defers: a job killed halfway leaves nothing behind, and runs
-again (procrastinate's stalled-job recovery, ``recover``).
+Every change to the store is one transaction with the generations it raises and the
+jobs it defers (a fetch job makes one per source it carries): a job killed halfway
+leaves nothing half done, and runs again (procrastinate's stalled-job recovery,
+``recover``), skipping what it had finished.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 from typing import Any
@@ -73,7 +75,7 @@ def dispatch(context: procrastinate.JobContext, timestamp: int) -> None:
     settings = runtime.config.cluster
     per_host = runtime.config.fetch.per_host
     now = time.time()
-    until = now + LEASE
+    until = float(math.ceil(now + LEASE))  # whole seconds: equal however it is printed
     with runtime.pool.connection() as conn:
         rows = conn.execute(_DUE, {"now": now, "batch": settings.batch}).fetchall()
         by_lock: dict[str, list[list[str]]] = defaultdict(list)
@@ -110,8 +112,17 @@ def fetch(context: procrastinate.JobContext, items: list[list[str]], lease: floa
     """Fetch the source URLs ``items`` (``[source, origin]`` pairs of one host key), one
     after the other, each in a transaction of its own."""
     runtime = runtime_of(context)
+    failed: Exception | None = None
     for source, origin in items:
-        _fetch_one(runtime, source, origin, lease)
+        try:
+            _fetch_one(runtime, source, origin, lease)
+        except DATABASE_ERRORS:
+            raise  # the job runs again; the sources done are skipped then
+        except Exception as exc:  # a bug on one source must not hold back the others
+            log.exception("%s: %s: fetch failed", source, origin)
+            failed = failed or exc
+    if failed is not None:
+        raise failed  # the job is marked failed; the source's lease runs out, then again
 
 
 def _fetch_one(runtime: Any, source: str, origin: str, lease: float) -> None:
@@ -126,11 +137,14 @@ def _fetch_one(runtime: Any, source: str, origin: str, lease: float) -> None:
         OneSourceStore(conn, config.cluster.schema, source, origin) as store,
     ):
         leased = conn.execute(
-            "SELECT next_fetch FROM fetch_state WHERE source = %s AND origin = %s FOR UPDATE",
-            (source, origin),
+            "SELECT 1 FROM fetch_state WHERE source = %s AND origin = %s AND next_fetch = %s"
+            " FOR UPDATE SKIP LOCKED",
+            (source, origin, lease),
         ).fetchone()
-        if leased is None or leased[0] != lease:
-            return  # fetched already, or the source went
+        if leased is None:
+            # Fetched already, gone, or held by a job of a worker that died and whose
+            # connection the database has not dropped yet: the lease runs out, then again.
+            return
         row = conn.execute(
             "SELECT definition FROM source_defs WHERE name = %s AND enabled", (source,)
         ).fetchone()
