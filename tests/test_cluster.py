@@ -282,6 +282,38 @@ def test_a_stopped_worker_finishes_its_jobs(database: str, tmp_path: Path) -> No
         assert doing == (0,)
 
 
+def test_a_source_failing_on_a_bug_does_not_hold_back_its_job(
+    database: str, tmp_path: Path
+) -> None:
+    """Sources of one host share fetch jobs: one that raises (here a definition the code
+    cannot read) is logged, and the others in its job are fetched all the same."""
+    with OriginProcess(1, 3, tmp_path) as origin:  # one host: one job for all three
+        root = write_project(tmp_path / "cluster", origin, database=database)
+        cluster = Cluster(root, database)
+        cluster.init()
+        try:
+            cluster.start("w1")
+            cluster.wait_until_done(3)
+            cluster.query("UPDATE source_defs SET definition = '{}' WHERE name = 's00000'")
+            origin.call("/reset")
+            cluster.query("UPDATE fetch_state SET next_fetch = 0")
+            deadline = time.monotonic() + 60
+            while len(_feed_requests(origin)) < 2:
+                assert time.monotonic() < deadline, cluster.log("w1")[-2000:]
+                time.sleep(0.2)
+            assert sorted(path for path, *_rest in _feed_requests(origin)) == [
+                "/feed/1.xml",
+                "/feed/2.xml",
+            ]
+            deadline = time.monotonic() + 30
+            while "s00000: " not in cluster.log("w1"):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert "fetch failed" in cluster.log("w1")
+        finally:
+            cluster.stop()
+
+
 def test_a_sources_folder_missing_on_a_worker_forgets_nothing(
     database: str, tmp_path: Path
 ) -> None:

@@ -311,6 +311,13 @@ def test_web_entries_round_trip(store: StateStore) -> None:
     assert list(store.newest_web([])) == []
 
 
+def test_web_entries_of_one_date_and_url_come_by_source(store: StateStore) -> None:
+    url = "https://ex.org/w0"
+    for name in ("s1", "s 3"):  # written in this order; " " sorts before "1"
+        store.put_web_entry(WebEntry(name, ("all",), url, entry(url, T0), b"h"))
+    assert [w.source for w in store.newest_web(None)] == ["s 3", "s1"]
+
+
 def test_prune_keeps_the_newest(store: StateStore) -> None:
     for i in range(5):
         url = f"https://ex.org/{i}"

@@ -1088,7 +1088,10 @@ class SQLiteStore:
         where = ""
         if sources is not None:
             where = f"WHERE source IN ({', '.join('?' * len(sources))})"
-        query = f"SELECT {_WEB_COLUMNS} FROM web_entries {where} ORDER BY published DESC, id"
+        # Ties broken to the end (two sources may carry one URL): the same order as
+        # PostgreSQL's, whatever order the rows were written in.
+        order = "ORDER BY published DESC, id, source"
+        query = f"SELECT {_WEB_COLUMNS} FROM web_entries {where} {order}"
         for row in self._db.execute(query, tuple(sources or ())):
             yield _web_entry(row)
 
