@@ -145,13 +145,16 @@ def test_a_bucket_refuses_an_older_generation(bucket: tuple[Any, str]) -> None:
 
 
 class _Interfering:
-    """A client through which another writer changes ``key`` just before the
-    ``after``-th put, or through which the ``after``-th put fails."""
+    """A client through which, just before the ``after``-th put, another writer puts
+    ``body`` at ``key`` (if given), and then that put fails (``fail``, or no ``key``)."""
 
-    def __init__(self, client: Any, *, after: int, key: str | None = None) -> None:
+    def __init__(
+        self, client: Any, *, after: int, key: str | None = None, fail: bool = False
+    ) -> None:
         self._client = client
         self._after = after
         self._key = key
+        self._fail = fail or key is None
         self._puts = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -160,11 +163,13 @@ class _Interfering:
     def put_object(self, **kwargs: Any) -> Any:
         self._puts += 1
         if self._puts == self._after:
-            if self._key is None:
-                from botocore.exceptions import EndpointConnectionError
+            from botocore.exceptions import EndpointConnectionError
 
+            if self._key is not None:
+                body = b"newer" if self._fail else b"theirs"
+                self._client.put_object(Bucket=kwargs["Bucket"], Key=self._key, Body=body)
+            if self._fail:
                 raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
-            self._client.put_object(Bucket=kwargs["Bucket"], Key=self._key, Body=b"theirs")
         return self._client.put_object(**kwargs)
 
 
@@ -193,28 +198,14 @@ def test_a_failure_halfway_puts_the_previous_files_back(bucket: tuple[Any, str])
     assert _objects(client, name) == FILES  # and no backup copy is left behind
 
 
-class _Overtaken(_Interfering):
-    """A client through which the ``after``-th put fails after another writer replaced
-    ``key`` (one this write had put already)."""
-
-    def put_object(self, **kwargs: Any) -> Any:
-        self._puts += 1
-        if self._puts == self._after:
-            from botocore.exceptions import EndpointConnectionError
-
-            assert self._key is not None
-            self._client.put_object(Bucket=kwargs["Bucket"], Key=self._key, Body=b"newer")
-            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
-        return self._client.put_object(**kwargs)
-
-
 @pytest.mark.slow  # a moto server (and boto3) start
 def test_undoing_a_failed_write_never_replaces_a_newer_writers_file(
     bucket: tuple[Any, str],
 ) -> None:
     client, name = bucket
     BucketOutputs(f"s3://{name}", client=client).write(FILES, generation=1)
-    failing = BucketOutputs(f"s3://{name}", client=_Overtaken(client, after=2, key="all.atom.xml"))
+    overtaken = _Interfering(client, after=2, key="all.atom.xml", fail=True)
+    failing = BucketOutputs(f"s3://{name}", client=overtaken)
     with pytest.raises(WriteError):
         failing.write({key: data + b"2" for key, data in FILES.items()}, generation=2)
     # all.atom.xml was put by this write, then replaced by another: it is not undone.
