@@ -219,6 +219,62 @@ def test_short_page_is_not_replaced_by_its_cookie_banner() -> None:
     assert page_text(page) == "The bridge road is closed until Friday for repairs."
 
 
+LEAD = (
+    "The harbour board voted on Tuesday to close the old ferry pier for two years while its "
+    "pilings are replaced."
+)
+PIER_STORY = "".join(
+    f"<p>{text}</p>"
+    for text in (
+        "Engineers found that most of the timber pilings under the pier had rotted through, "
+        "and the board's own survey put the cost of doing nothing far above the repair.",
+        "Commuters who use the morning ferry will board at the temporary landing beside the "
+        "fish market, a short walk from the bus station, from the first of next month.",
+        "The board's chair said the decision had not been easy, but that nobody wanted to "
+        "wait for a collapse before acting on the survey's warnings about the structure.",
+        "Local traders asked for clearer signs on the walk between the landing and the town "
+        "centre, and the board promised to put them up before the pier closes.",
+    )
+)
+
+
+def _pier_page(shown_lead: str, description: str = LEAD) -> str:
+    return (
+        "<html><head><title>Old ferry pier to close for repairs | Harbour Gazette</title>"
+        f'<meta property="og:description" content="{description}"></head><body>'
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a> <a href='/sport'>Sport</a></nav>"
+        "<div class='story-top'><h1>Old ferry pier to close for repairs, says the harbour "
+        f"board</h1>{shown_lead}</div>"
+        f"<div class='story-body'>{PIER_STORY}</div>"
+        "<footer>Harbour Gazette, 1 Quay Street</footer></body></html>"
+    )
+
+
+def test_lead_shown_outside_the_story_container_is_kept() -> None:
+    # The page's description, shown as its intro above the story: the extractor takes
+    # only the story's container; the lead comes first, once.
+    text = page_text(_pier_page(f"<div class='teaser-intro'>{LEAD}</div>"))
+    assert text.startswith(LEAD + "\n\nEngineers found")
+    assert text.count("harbour board voted") == 1
+
+
+@pytest.mark.parametrize(
+    ("shown", "description"),
+    [
+        ("", LEAD),  # described, never shown: not the page's text
+        (f"<p><a href='/pier'>{LEAD}</a></p>", LEAD),  # a link: a teaser
+        # A description that is the title finds the heading, not a lead.
+        (f"<p>{LEAD}</p>", "Old ferry pier to close for repairs, says the harbour board"),
+    ],
+)
+def test_lead_needs_a_shown_block_that_is_no_link_and_no_title(
+    shown: str, description: str
+) -> None:
+    text = page_text(_pier_page(shown, description))
+    assert "harbour board voted" not in text
+    assert text.startswith("Engineers found")
+
+
 def test_tidy_drops_a_minor_block_of_links_but_not_a_roundup() -> None:
     links = "".join(f"<a href='/p{i}'>Popular post number {i}</a><br>" for i in range(4))
     text = "<p>" + "A paragraph of the article's own text. " * 10 + "</p>"

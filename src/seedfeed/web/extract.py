@@ -7,8 +7,10 @@ with ``../shared/extract-dev``: snippet F1 0.928 on the trafilatura evaluation s
 readability-lxml, used before, gave 0.880). It runs with its fallbacks (its copy of
 readability, jusText) after consent banners, captions and ``<nav>`` are cut; the short blocks it
 keeps that readers skip (one-link teasers, "Read also" lead-ins, photo credits) are
-dropped after. When it finds nothing, a small heuristic takes over. Nothing here raises
-on bad input: a page that cannot be read gives an ``Article`` without content.
+dropped after. A lead it leaves out (an intro above the story's container, which the
+page's description repeats) is put back in front: snippet F1 0.937. When it finds
+nothing, a small heuristic takes over. Nothing here raises on bad input: a page that
+cannot be read gives an ``Article`` without content.
 
 The page is parsed once, with lxml: the metadata is read from that tree, then the
 extractor is handed the tree itself (it copies it instead of parsing it again).
@@ -104,12 +106,12 @@ def article_from_html(html: str, origin: str, url: str = "") -> Article:
     try:
         root = _parse(html, _DEEP_UTF8)
         # An empty page still gets its link (the url) and a warning-free Article.
-        article = _metadata(lxml.html.Element("html") if root is None else root, origin, url)
+        article, leads = _metadata(lxml.html.Element("html") if root is None else root, origin, url)
         if root is not None and _TOO_DEEP(root):
             root = _parse(html)  # rare: cut at depth 256 for the extractor, see _DEEP_UTF8
     except Exception as exc:  # a parser's failure must not end a whole publish run
         return Article(origin=origin, warnings=[f"page not parsed: {type(exc).__name__}"])
-    article.content_html = _content_html(html, url, root, article.title)
+    article.content_html = _content_html(html, url, root, article.title, leads)
     return article
 
 
@@ -136,9 +138,10 @@ def _parse(html: str, parser: etree.HTMLParser = _UTF8) -> lxml.html.HtmlElement
         return None
 
 
-def _metadata(root: lxml.html.HtmlElement, origin: str, url: str) -> Article:
+def _metadata(root: lxml.html.HtmlElement, origin: str, url: str) -> tuple[Article, list[str]]:
     """What the page declares about itself: JSON-LD (every object, articles first),
-    microdata, Open Graph and other meta tags, ``rel=author`` links, ``<time>``."""
+    microdata, Open Graph and other meta tags, ``rel=author`` links, ``<time>``; and the
+    descriptions it declares (meta tags, JSON-LD), which may be its lead (``_lead``)."""
     objects = _json_ld(root)
     ld = objects[0] if objects and _is_article(objects[0]) else {}
     metas = _meta_index(root)
@@ -168,7 +171,12 @@ def _metadata(root: lxml.html.HtmlElement, origin: str, url: str) -> Article:
     article.summary = _unescape(_meta(metas, "og:description") or _meta(metas, "description"))
     keywords = _unescape(_meta(metas, "keywords"))
     article.tags = [k.strip() for k in keywords.split(",") if k.strip()][:20]
-    return article
+    descriptions = chain(
+        (_meta(metas, name) for name in ("og:description", "description", "twitter:description")),
+        (_text(o.get("description")) for o in objects if _is_article(o)),
+    )
+    leads = list(dict.fromkeys(" ".join(_unescape(d).split()) for d in descriptions if d))
+    return article, leads
 
 
 # Meta tags that carry the published date, in the order they are believed.
@@ -373,6 +381,27 @@ def _inline_text(element: lxml.html.HtmlElement) -> str:
 
 
 _ITEMPROP = etree.XPath("//*[@itemprop=$prop]")
+# A lead: a description of 40 characters or more, found by its first 30 in the text
+# of the page's body.
+_LEAD_MIN_CHARS = 40
+_LEAD_PROBE_CHARS = 30
+_LEAD_MAX_CHARS = 600
+_LEAD_TEXT = etree.XPath("//body//text()[contains(normalize-space(.), $probe)]")
+_LEAD_BLOCKS = frozenset(
+    {"p", "div", "section", "header", "h2", "h3", "h4", "h5", "h6", "blockquote", "article"}
+)
+_NOT_LEAD = (
+    "h1",
+    "a",
+    "nav",
+    "footer",
+    "aside",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "title",
+)
 _CAPTIONS = etree.XPath("//figcaption | " + _named("aption", "redit"))
 _BYLINE = etree.XPath(_named("yline", "uthor", "rittenby", scope="//body"))
 _NOT_BYLINE = re.compile(r"(?i)comment|follow|bio|avatar|box|widget|list")
@@ -539,7 +568,13 @@ def _ld_authors(value: Any, *, organizations: bool = False) -> list[str]:
     return names
 
 
-def _content_html(html: str, url: str, root: lxml.html.HtmlElement | None, title: str = "") -> str:
+def _content_html(
+    html: str,
+    url: str,
+    root: lxml.html.HtmlElement | None,
+    title: str = "",
+    leads: Iterable[str] = (),
+) -> str:
     """The main content as HTML: the extractor's, else the heuristic's, else ``""``;
     without the ``title``, which readers show already.
 
@@ -549,7 +584,7 @@ def _content_html(html: str, url: str, root: lxml.html.HtmlElement | None, title
         return ""
     try:
         base = _base_url(root, url)
-        found = _extracted_html(root, base, title)
+        found = _extracted_html(root, base, title, leads)
         if not found:
             # The tree has lost its banners by now: the heuristic reads the page as it
             # came. A rare path.
@@ -559,7 +594,9 @@ def _content_html(html: str, url: str, root: lxml.html.HtmlElement | None, title
         return ""
 
 
-def _extracted_html(root: lxml.html.HtmlElement, base: str, title: str = "") -> str:
+def _extracted_html(
+    root: lxml.html.HtmlElement, base: str, title: str = "", leads: Iterable[str] = ()
+) -> str:
     """trafilatura's main content of the page, without the boilerplate it keeps (see
     ``_drop_boilerplate``), its links resolved against ``base``; ``""`` if none."""
     import trafilatura  # lazily: seed-only runs never need it
@@ -596,7 +633,67 @@ def _extracted_html(root: lxml.html.HtmlElement, base: str, title: str = "") -> 
     body = lxml.html.fragment_fromstring(etree.tostring(converted, encoding="unicode"))
     _drop_boilerplate(body)
     body.tag = "div"
+    lead = _lead(root, leads, body, title)
+    if lead is not None:
+        body.insert(0, lead)
     return _tidy_tree(body, base, title)
+
+
+def _lead(
+    root: lxml.html.HtmlElement,
+    leads: Iterable[str],
+    body: lxml.html.HtmlElement,
+    title: str = "",
+) -> lxml.html.HtmlElement | None:
+    """The page's lead paragraph as a ``<p>``, when the extractor left it out: the block
+    of the page that shows one of its declared descriptions (a standfirst, an intro or
+    "teaser" above the article is often outside the container the extractor takes);
+    ``None`` when the body has it already or no such block is shown."""
+    shown, heading = _squash(body.text_content()), _squash(title)
+    for description in leads:
+        text = description.rstrip(".…").strip()
+        if len(text) < _LEAD_MIN_CHARS:
+            continue
+        if _squash(text[: _LEAD_PROBE_CHARS * 2]) in shown:
+            return None
+        probe = text[:_LEAD_PROBE_CHARS]
+        for element in _text_holders(root, probe):
+            if element.tag in _NOT_LEAD:
+                continue
+            if next(element.iterancestors(*_NOT_LEAD), None) is not None:
+                continue
+            block = next(
+                (e for e in chain([element], element.iterancestors()) if e.tag in _LEAD_BLOCKS),
+                None,
+            )
+            if block is None:
+                continue
+            words = " ".join(block.text_content().split())
+            if not _LEAD_MIN_CHARS <= len(words) <= max(_LEAD_MAX_CHARS, 2 * len(text)):
+                continue
+            squashed = _squash(words)
+            mostly_title = heading in squashed and len(squashed) < 2 * len(heading)
+            if heading and (squashed in heading or mostly_title):
+                continue  # the title, or a block that is mostly the title
+            if _squash(words[: _LEAD_PROBE_CHARS * 2]) in shown:
+                return None
+            lead = lxml.html.Element("p")
+            lead.text = words
+            return lead
+    return None
+
+
+def _text_holders(root: lxml.html.HtmlElement, probe: str) -> Iterator[lxml.html.HtmlElement]:
+    """The elements of the page's body whose text holds ``probe`` in one run (a tail's
+    is the element around it), whitespace folded."""
+    result = _LEAD_TEXT(root, probe=probe)
+    for node in result if isinstance(result, list) else []:
+        if isinstance(node, etree._ElementUnicodeResult):
+            element = node.getparent()
+            if element is not None and node.is_tail:
+                element = element.getparent()
+            if element is not None:
+                yield element
 
 
 def _cut_consent(root: lxml.html.HtmlElement) -> None:
