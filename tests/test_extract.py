@@ -275,6 +275,35 @@ def test_lead_needs_a_shown_block_that_is_no_link_and_no_title(
     assert text.startswith("Engineers found")
 
 
+def _story_with(cue: str, where: int) -> str:
+    """The pier story with a heading ``cue`` and two teasers before its paragraph ``where``."""
+    paragraphs = PIER_STORY.replace("</p>", "</p>\n").split("\n")[:-1]
+    teasers = (
+        f"<h3>{cue}</h3><p>Lighthouse keeper's cottage finds a buyer after a year on the "
+        "market, and the new owners plan a cafe.</p><p>Storm damage closes the coast path "
+        "between the two beaches until the spring.</p>"
+    )
+    paragraphs.insert(where, teasers)
+    return (
+        "<html><head><title>Old ferry pier to close</title></head><body><article>"
+        f"<h1>Old ferry pier to close</h1>{''.join(paragraphs)}</article></body></html>"
+    )
+
+
+@pytest.mark.parametrize("cue", ["Related stories", "Weitere Themen", "Temas relacionados"])
+def test_teasers_after_a_related_heading_at_the_end_are_dropped(cue: str) -> None:
+    text = page_text(_story_with(cue, where=4))
+    assert text.endswith("before the pier closes.")
+    assert cue not in text and "Lighthouse" not in text and "Storm damage" not in text
+
+
+def test_a_related_heading_early_in_the_article_cuts_nothing() -> None:
+    # Before most of the text: a box inside the article, whatever follows it is kept.
+    text = page_text(_story_with("Related stories", where=1))
+    assert text.endswith("before the pier closes.")
+    assert "Commuters who use the morning ferry" in text
+
+
 def test_tidy_drops_a_minor_block_of_links_but_not_a_roundup() -> None:
     links = "".join(f"<a href='/p{i}'>Popular post number {i}</a><br>" for i in range(4))
     text = "<p>" + "A paragraph of the article's own text. " * 10 + "</p>"
