@@ -392,15 +392,16 @@ def test_unreadable_seed(tmp_path: Path, refuse_reads: Callable[[Path], None]) -
 
 def test_seed_deleted_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = make_project(tmp_path, {**GOOD, "gone.txt": seed_text("Gone soon")})
-    real_discover = seedfeed.scan.discover
+    real_discover = seedfeed.scan.discover_batches
 
-    def discover_then_delete(seeds_dir: Path, *args: object) -> Iterator[SeedFile]:
-        for seed in real_discover(seeds_dir, *args):
-            if seed.rel == "gone.txt":
-                os.unlink(seed.path)  # scanned, then deleted before it is read
-            yield seed
+    def discover_then_delete(seeds_dir: Path, *args: object) -> Iterator[list[SeedFile]]:
+        for batch in real_discover(seeds_dir, *args):
+            for seed in batch:
+                if seed.rel == "gone.txt":
+                    os.unlink(seed.path)  # scanned, then deleted before it is read
+            yield batch
 
-    monkeypatch.setattr(seedfeed.scan, "discover", discover_then_delete)
+    monkeypatch.setattr(seedfeed.scan, "discover_batches", discover_then_delete)
     outcome = publish_config(config)
     assert outcome.exit_code == 0
     only_warning(outcome, "gone.txt", "skipped: vanished during the run")

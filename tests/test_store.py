@@ -21,6 +21,7 @@ from seedfeed.model import Entry
 from seedfeed.store import (
     SCHEMA_VERSION,
     STATE_FILE,
+    BrokenSeed,
     Enrichment,
     FetchState,
     OutputsRecord,
@@ -30,6 +31,7 @@ from seedfeed.store import (
     StateStore,
     StoreError,
     WebEntry,
+    seed_stamp,
 )
 
 T0 = 1_700_000_000
@@ -124,15 +126,52 @@ def test_seed_records_round_trip(store: StateStore) -> None:
     store.put_seeds([record])
     assert store.seed("a/b.txt") == record
     assert store.seed("missing.txt") is None
-    stat = store.seed_stats()["a/b.txt"]
-    assert stat.is_clean(10, T0 * 1_000_000_000)
-    assert not stat.is_clean(11, T0 * 1_000_000_000)
+    stats = store.seed_stats()
+    assert stats.stamps == {"a/b.txt": seed_stamp(10, T0 * 1_000_000_000)}
+    assert stats.others == {}
+    assert seed_stamp(11, T0 * 1_000_000_000) != stats.stamps["a/b.txt"]
 
 
 def test_a_stat_within_two_seconds_of_its_scan_is_not_clean(store: StateStore) -> None:
     racy = seed("r.txt", "urn:r", T0, scanned_ns=T0 * 1_000_000_000 + 1_000_000_000)
     store.put_seeds([racy])
-    assert not store.seed_stats()["r.txt"].is_clean(10, T0 * 1_000_000_000)
+    stats = store.seed_stats()
+    assert "r.txt" not in stats.stamps
+    assert not stats.others["r.txt"].is_clean(10, T0 * 1_000_000_000)
+
+
+def test_seed_stats_follow_every_change_of_a_stat(reopen: Factory) -> None:
+    """What a scan compares files with is never older than the records, whichever way
+    they changed, also across commits (SQLite keeps the stamps in one row)."""
+    ns = 1_000_000_000
+
+    def stamps() -> dict[str, bytes]:
+        with reopen() as store:
+            stats = store.seed_stats()
+            store.commit()
+        return stats.stamps
+
+    with reopen() as store:
+        store.put_seeds([seed(f"{n}.txt", f"urn:{n}", T0 + n) for n in range(4)])
+        store.commit()
+    assert stamps() == {f"{n}.txt": seed_stamp(10, (T0 + n) * ns) for n in range(4)}
+    assert stamps() == {f"{n}.txt": seed_stamp(10, (T0 + n) * ns) for n in range(4)}
+    with reopen() as store:
+        store.put_seeds([seed("0.txt", "urn:0", T0, size=11)])  # edited
+        store.forget_seeds(["1.txt"])  # deleted
+        store.put_broken([BrokenSeed("2.txt", 5, T0 * ns, (T0 + 9) * ns, b"d", "empty file")])
+        store.put_seeds([seed("4.txt", "urn:4", T0 + 4)])  # new
+        store.commit()
+    assert stamps() == {
+        "0.txt": seed_stamp(11, T0 * ns),
+        "3.txt": seed_stamp(10, (T0 + 3) * ns),
+        "4.txt": seed_stamp(10, (T0 + 4) * ns),
+    }
+    with reopen() as store:
+        assert store.seed_stats().others["2.txt"].problem == "empty file"
+        store.put_seeds([seed("3.txt", "urn:3", T0 + 3, mtime_ns=(T0 + 5) * ns)])  # touched
+        store.commit()
+    assert stamps()["3.txt"] == seed_stamp(10, (T0 + 5) * ns)
 
 
 def test_newest_is_one_seed_per_entry_newest_first(store: StateStore) -> None:
@@ -389,6 +428,28 @@ def test_a_v1_store_is_migrated(tmp_path: Path) -> None:
     assert version == (str(SCHEMA_VERSION),)
 
 
+def test_seed_stamps_are_dropped_by_any_change_of_the_rows(tmp_path: Path) -> None:
+    """The kept stamps go with any write to a seed's stat, also one made by hand or by
+    code that does not know them (the triggers), and unreadable ones are read again."""
+    with SQLiteStore(tmp_path) as store:
+        store.put_seeds([seed("a.txt", "urn:a", T0), seed("b.txt", "urn:b", T0)])
+        store.seed_stats()  # keeps them
+        store.commit()
+    with sqlite3.connect(tmp_path / STATE_FILE) as db:
+        assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (1,)
+        db.execute("UPDATE seeds SET mtime_ns = mtime_ns + 1 WHERE path = 'a.txt'")
+        assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (0,)
+    with SQLiteStore(tmp_path) as store:
+        assert store.seed_stats().stamps["a.txt"] == seed_stamp(10, T0 * 1_000_000_000 + 1)
+        store.commit()
+    with sqlite3.connect(tmp_path / STATE_FILE) as db:
+        db.execute("UPDATE seeds SET entry_hash = x'00'")  # not a stat: the stamps stay
+        assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (1,)
+        db.execute("UPDATE seed_stamps SET data = x'00ff'")  # from another Python, say
+    with SQLiteStore(tmp_path) as store:
+        assert set(store.seed_stats().stamps) == {"a.txt", "b.txt"}
+
+
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path) as store:
         store.commit()
@@ -408,8 +469,6 @@ def test_a_file_that_is_not_a_store_is_one_error(tmp_path: Path) -> None:
 
 
 def test_broken_seeds_are_kept_with_their_reason(store: StateStore) -> None:
-    from seedfeed.store import BrokenSeed
-
     store.put_seeds([seed("good.txt", "https://ex.org/a", T0)])
     store.put_broken(
         [
@@ -417,14 +476,14 @@ def test_broken_seeds_are_kept_with_their_reason(store: StateStore) -> None:
             BrokenSeed("good.txt", 6, T0 * 10**9, (T0 + 9) * 10**9, b"e", "empty file"),
         ]
     )
-    stats = store.seed_stats()
+    stats = store.seed_stats().others
     assert stats["new.txt"].problem == "binary file, not text"
     assert stats["good.txt"].problem == "empty file"
     assert list(store.newest()) == []
     kept = store.seed("good.txt")  # keeps its entry's id and dates for when it is fixed
     assert kept is not None and kept.entry_id == "https://ex.org/a" and kept.published == T0
     store.put_seeds([seed("good.txt", "https://ex.org/a", T0)])
-    assert store.seed_stats()["good.txt"].problem is None
+    assert "good.txt" in store.seed_stats().stamps
 
 
 def test_what_readers_see_is_learned_when_a_feed_shows_it(store: StateStore) -> None:

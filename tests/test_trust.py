@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import lxml.html
@@ -297,6 +298,29 @@ def test_a_future_mtime_is_dated_now(tmp_path: Path) -> None:
     run_publish(config)
     entry = atom_entry(tmp_path / "feeds" / "all.atom.xml", "From the future")
     assert before - 2 <= atom_date(entry, "published") <= time.time() + 1
+
+
+@pytest.mark.parametrize("year", [2446, 1600])
+def test_a_file_time_past_what_a_store_keeps_is_published(tmp_path: Path, year: int) -> None:
+    """``touch -d 2446-01-01``: its nanoseconds do not fit 64 bits (every publish failed
+    with an OverflowError); the file counts as made at the store's last instant."""
+    when = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
+    config = make_project(tmp_path, {"far.txt": seed_text("Far off"), "ok.txt": seed_text("Fine")})
+    try:
+        os.utime(tmp_path / "seeds" / "far.txt", (when, when))
+    except OverflowError:
+        pytest.skip("this platform cannot set such a file time")
+    if os.stat(tmp_path / "seeds" / "far.txt").st_mtime_ns in range(-(2**63), 2**63):
+        pytest.skip("this file system clamps file times itself")
+    before = time.time()
+    first = invoke(["publish", "-c", str(config)])
+    assert first.exit_code == 0, first.stderr
+    entry = atom_entry(tmp_path / "feeds" / "all.atom.xml", "Far off")
+    assert atom_date(entry, "published") <= time.time() + 1
+    if year > 2000:
+        assert atom_date(entry, "published") >= before - 2
+    again = invoke(["publish", "-c", str(config)])
+    assert again.exit_code == 0 and "(0 read, 2 unchanged)" in again.stderr
 
 
 def test_a_stray_nul_does_not_drop_the_article(tmp_path: Path) -> None:

@@ -35,11 +35,11 @@ from .seeds import (
     SeedError,
     SeedFile,
     SeedTooLarge,
-    discover,
+    discover_batches,
     parse_seed_bytes,
     read_bytes,
 )
-from .store import BrokenSeed, SeedRecord, StateStore
+from .store import BrokenSeed, SeedRecord, StateStore, seed_stamp
 
 # Parsing is the cost of a cold publish; past this many stale seeds it is spread over
 # the machine's cores. Below it, starting worker processes costs more than it saves.
@@ -52,7 +52,9 @@ def scan_seeds(
 ) -> SeedPaths:
     """Scan the seeds folder and bring the store up to date with what changed. With
     ``whole`` (``check``) every changed seed is read whole, not only its head."""
-    stats = store.seed_stats()  # popped as files are found: what is left is gone
+    # Popped as files are found: what is left is gone.
+    stamps, others = store.seed_stats()
+    known = len(stamps) + len(others)
     paths = SeedPaths(str(config.paths.seeds))
     scanned_ns = time.time_ns()
 
@@ -61,19 +63,27 @@ def scan_seeds(
         report.skip(rel, reason)
 
     def stale() -> Iterator[tuple[SeedFile, SeedRecord | None]]:
-        for seed in discover(config.paths.seeds, reject):
-            report.seeds += 1
-            if not report.seeds % 1024:
-                report.tick("scanning seeds", report.seeds, len(stats) or None)
-            paths.note(seed)
-            stat = stats.pop(seed.rel, None)
-            if stat is not None and stat.is_clean(seed.size, seed.mtime_ns):
-                if stat.problem is None:
-                    report.unchanged += 1
-                else:  # still as it was when it was skipped: counted, not read again
-                    report.skip(seed.rel, stat.problem, standing=True)
-            else:
-                yield seed, (store.seed(seed.rel) if stat is not None else None)
+        # Once per file of every publish: kept to a lookup and a comparison.
+        for files in discover_batches(config.paths.seeds, reject):
+            report.seeds += len(files)
+            report.tick("scanning seeds", report.seeds, known if known >= report.seeds else None)
+            paths.note(files)
+            unchanged = 0
+            for seed in files:
+                rel, _path, size, mtime_ns = seed
+                stamp = stamps.pop(rel, None)
+                if stamp is not None:
+                    if stamp == seed_stamp(size, mtime_ns):
+                        unchanged += 1
+                    else:
+                        yield seed, store.seed(rel)
+                elif (stat := others.pop(rel, None)) is None:
+                    yield seed, None
+                elif stat.is_clean(size, mtime_ns):  # skipped, and as it was: not read again
+                    report.skip(rel, stat.problem or "", standing=True)
+                else:
+                    yield seed, store.seed(rel)
+            report.unchanged += unchanged
 
     batch: list[_Outcome] = []
     broken: list[BrokenSeed] = []
@@ -103,7 +113,7 @@ def scan_seeds(
     # problem is not read again until they change; one that could not be read is.
     store.put_broken(broken)
     store.set_unpublishable(unreadable)
-    store.forget_seeds(stats)
+    store.forget_seeds(chain(stamps, others))
     store.settle(scanned_ns // 1_000_000_000)
     # Duplicates are said when they are read (`check` reads all); the others are counted.
     said = 0
@@ -139,10 +149,12 @@ class SeedPaths:
         self._prefix = os.path.join(root, "")
         self._odd: dict[str, str] = {}
 
-    def note(self, seed: SeedFile) -> None:
-        """Remember ``seed``'s real path when its key does not spell it."""
-        if seed.path != self._prefix + seed.rel:
-            self._odd[seed.rel] = seed.path
+    def note(self, seeds: Iterable[SeedFile]) -> None:
+        """Remember the real path of each of ``seeds`` whose key does not spell it."""
+        prefix = self._prefix
+        for rel, path, _size, _mtime in seeds:
+            if path != prefix + rel:
+                self._odd[rel] = path
 
     def __getitem__(self, rel: str) -> str:
         return self._odd.get(rel) or self._prefix + rel
@@ -176,14 +188,14 @@ def refresh_all(
     """
     tasks = ((seed, record, max_bytes, scanned_ns, whole) for seed, record in stale)
     head = list(islice(tasks, PARALLEL_MIN))
-    workers = parse_workers()
-    if len(head) < PARALLEL_MIN or workers < 2:
+    # (Most runs read a few seeds: they do not even import multiprocessing.)
+    if len(head) < PARALLEL_MIN or (workers := parse_workers()) < 2:
         yield from map(refresh, chain(head, tasks))
         return
     # fork is the cheapest start (the parser is already imported) and the workers only
     # run _refresh_chunk. A bounded window of chunks in flight keeps memory flat however
     # many seeds there are; results come back in order, so warnings are deterministic.
-    import multiprocessing  # lazily, like the pool: most runs read a few seeds
+    import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")

@@ -13,7 +13,8 @@ import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,18 +57,29 @@ def discover(
     A file symlink is followed only when its target is inside ``seeds_dir``: a link to
     ``/etc/passwd`` must not publish it. Such a link is passed to ``reject`` with the reason.
     """
+    for batch in discover_batches(seeds_dir, reject):
+        yield from batch
+
+
+def discover_batches(
+    seeds_dir: Path, reject: Callable[[str, str], None] | None = None
+) -> Iterator[list[SeedFile]]:
+    """``discover``, a folder's run of files at a time: a scan of 100,000 unchanged
+    seeds spends its time per file, so the files do not pass one by one through a
+    generator per folder level."""
     root = os.path.realpath(seeds_dir)
     yield from _walk(str(seeds_dir), "", root + os.sep, reject)
 
 
 def _walk(
     folder: str, prefix: str, root: str, reject: Callable[[str, str], None] | None
-) -> Iterator[SeedFile]:
+) -> Iterator[list[SeedFile]]:
     try:
         with os.scandir(folder) as it:
-            entries = sorted(it, key=_name)
+            entries = sorted(it, key=_NAME)
     except OSError:
         return
+    files: list[SeedFile] = []
     # This loop runs once per file of every publish, also when nothing changed: it
     # keeps to what the directory entry knows (d_type) until a file is a seed.
     for entry in entries:
@@ -76,6 +88,9 @@ def _walk(
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
+                if files:  # in name order: this folder's files so far, then the subfolder's
+                    yield files
+                    files = []
                 yield from _walk(entry.path, f"{prefix}{name}/", root, reject)
                 continue
             dot = name.rfind(".")
@@ -98,11 +113,20 @@ def _walk(
             st = entry.stat()
         except OSError:
             continue
-        yield SeedFile(rel, path, st.st_size, st.st_mtime_ns)
+        mtime_ns = st.st_mtime_ns
+        if not _OLDEST_NS <= mtime_ns <= _NEWEST_NS:  # not a date, and not storable either
+            mtime_ns = max(_OLDEST_NS, min(mtime_ns, _NEWEST_NS))
+        files.append(_seed_file((rel, path, st.st_size, mtime_ns)))
+    if files:
+        yield files
 
 
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_NAME = attrgetter("name")
+# A SeedFile made in C: the NamedTuple's own __new__ is a Python call, once per file.
+_seed_file = partial(tuple.__new__, SeedFile)
+# File times a store keeps as 64-bit nanoseconds (1678 to 2262): a file set to the year
+# 2446 (touch allows it) counts as made in 2262, and never ends a run.
+_OLDEST_NS, _NEWEST_NS = -(2**63), 2**63 - 1
 
 
 def _display(name: str) -> str:

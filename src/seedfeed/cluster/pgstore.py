@@ -38,8 +38,10 @@ from ..store import (
     RunRecord,
     SeedRecord,
     SeedStat,
+    SeedStats,
     StoreError,
     WebEntry,
+    seed_stamp,
 )
 
 if TYPE_CHECKING:
@@ -389,10 +391,17 @@ class PgStore:
 
     # --- seeds -------------------------------------------------------------------------
 
-    def seed_stats(self) -> dict[str, SeedStat]:
-        """Every remembered seed's path with its stat."""
-        rows = self._all("SELECT path, size, mtime_ns, scanned_ns, problem FROM seeds")
-        return {row[0]: SeedStat._make(row[1:]) for row in rows}
+    def seed_stats(self) -> SeedStats:
+        """Every remembered seed's path with its stat (see ``SeedStats``)."""
+        stamps: dict[str, bytes] = {}
+        others: dict[str, SeedStat] = {}
+        for row in self._all("SELECT path, size, mtime_ns, scanned_ns, problem FROM seeds"):
+            stat = SeedStat._make(row[1:])
+            if stat.problem is None and stat.is_clean(stat.size, stat.mtime_ns):
+                stamps[row[0]] = seed_stamp(stat.size, stat.mtime_ns)
+            else:
+                others[row[0]] = stat
+        return SeedStats(stamps, others)
 
     def seed(self, path: str) -> SeedRecord | None:
         """The whole record of one seed, or None."""
