@@ -304,6 +304,34 @@ def test_a_related_heading_early_in_the_article_cuts_nothing() -> None:
     assert "Commuters who use the morning ferry" in text
 
 
+def _story_ending(*blocks: str) -> str:
+    return (
+        "<html><head><title>Old ferry pier to close</title></head><body><article>"
+        f"<h1>Old ferry pier to close</h1>{PIER_STORY}"
+        f"{''.join(f'<p>{block}</p>' for block in blocks)}</article></body></html>"
+    )
+
+
+def test_calls_to_subscribe_follow_or_support_that_end_the_body_are_dropped() -> None:
+    text = page_text(
+        _story_ending(
+            "Sign up for our newsletter and get the day's harbour news every morning.",
+            "Follow the Gazette on Twitter and Facebook.",
+            "© 2024 Harbour Gazette. All rights reserved.",
+        )
+    )
+    assert text.endswith("before the pier closes.")
+
+
+def test_a_last_paragraph_of_the_story_is_kept_whatever_its_words() -> None:
+    # Only blocks that end the body and ask something of the reader go: the story's own
+    # last words stay, and so does what comes before a kept block.
+    last = "The ferry company said its 400 season-ticket subscribers would get a refund."
+    assert page_text(_story_ending(last)).endswith(last)
+    text = page_text(_story_ending("Sign up for our newsletter today.", last))
+    assert text.endswith(last) and "Sign up for our newsletter" in text
+
+
 def test_tidy_drops_a_minor_block_of_links_but_not_a_roundup() -> None:
     links = "".join(f"<a href='/p{i}'>Popular post number {i}</a><br>" for i in range(4))
     text = "<p>" + "A paragraph of the article's own text. " * 10 + "</p>"

@@ -5,14 +5,15 @@
 The main text comes from trafilatura, chosen on real pages (``bench/bench_extract.py``
 with ``../shared/extract-dev``: snippet F1 0.928 on the trafilatura evaluation set where
 readability-lxml, used before, gave 0.880). It runs with its fallbacks (its copy of
-readability, jusText) after consent banners, captions and ``<nav>`` are cut; the short
-blocks it keeps that readers skip (one-link teasers, "Read also" lead-ins, photo credits)
-are dropped after, and so is the end of the body from a heading that announces other
-pages ("Related stories", "Weitere Themen") in its last third. A lead it leaves out (an
-intro above the story's container, which the page's description repeats) is put back in
-front. With these two, snippet F1 0.940. When it finds nothing, a small heuristic takes
-over. Nothing here raises on bad input: a page that cannot be read gives an ``Article``
-without content.
+readability, jusText) after consent banners, captions and ``<nav>`` are cut. Dropped
+after: the short blocks it keeps that readers skip (one-link teasers, "Read also"
+lead-ins, photo credits); the end of the body from a heading that announces other pages
+("Related stories", "Weitere Themen") in its last third; the short blocks that end it
+asking readers to subscribe, follow or support, or stating rights. A lead it leaves out
+(an intro above the story's container, which the page's description repeats) is put
+back in front. With these, snippet F1 0.943. When it finds nothing, a small heuristic
+takes over. Nothing here raises on bad input: a page that cannot be read gives an
+``Article`` without content.
 
 The page is parsed once, with lxml: the metadata is read from that tree, then the
 extractor is handed the tree itself (it copies it instead of parsing it again).
@@ -111,6 +112,25 @@ _END_CUE = re.compile(
     r"|articoli correlati|leia (?:também|mais)|veja também|notícias relacionadas|mais lidas"
     r")\s*[:.!?…»]?"
 )
+# What pages end an article with: calls to subscribe, follow, support, write in; rights.
+_CALL = re.compile(
+    r"(?i)(newsletter|\bsubscribe (now|today|here|for|to (our|the))\b|\bsubscribe\b\W*$"
+    r"|(already|become) a (subscriber|member)|(first-time|new) subscribers"
+    r"|\bsign up (here|now|today|for (our|the|free)|to (our|get|receive))"
+    r"|\blog ?in (here|now|to)\b|register now"
+    r"|\bfollow (us|the \w+) on\b|download (the|our)\b.{0,40}\bapp"
+    r"|\bapp\b.{0,20}\b(ios|android)\b|\b(consider|please) (supporting|donating)"
+    r"|(support|unterstütze|apoya|soutenez) (us|our|uns|unser|nuestro|notre)\w*"
+    r"|letter to the editor|leserbrief|^©|© ?\d{4}|\(c\) \d{4}|copyright"
+    r"|all rights reserved|alle rechte vorbehalten|todos los derechos|tous droits"
+    r"|prawem autorskim|eingeloggt|kommentare? (schreiben|erscheinen)|keine kommentare"
+    r"|artikel bewerten|síguenos|siguenos|folgen sie uns|suivez-nous|seguici"
+    r"|(telegram|whatsapp|youtube)(-| )?(kanal|canal|channel)"
+    r"|(kanal|canal|channel) (de|on|auf|en) (telegram|whatsapp|youtube)|abonn(ier|ez|ement)"
+    r"|suscr[ií]b|hazte (miembro|socio)|zapraszamy (też )?do subskrypcji|posteingang"
+    r"|in your inbox|trust principles)"
+)
+_CALL_CHARS = 300  # characters, whitespace not counted
 _END_CUE_WORDS = 7
 # Before a cue, most of the article: "Related" near the top is a sidebar's, not the end.
 _END_CUE_AFTER = 2 / 3
@@ -661,6 +681,7 @@ def _extracted_html(
     body = lxml.html.fragment_fromstring(etree.tostring(converted, encoding="unicode"))
     _drop_boilerplate(body)
     _cut_tail(body)
+    _cut_calls(body)
     body.tag = "div"
     lead = _lead(root, leads, body, title)
     if lead is not None:
@@ -790,6 +811,19 @@ def _cut_tail(body: lxml.html.HtmlElement) -> None:
                 _drop_from(element, body)
                 return
         before += len("".join((element.text or "").split()))
+
+
+def _cut_calls(body: lxml.html.HtmlElement) -> None:
+    """Drop, in place, the short blocks that end the body and only ask the reader to
+    subscribe, follow, support or write in, or state rights: from the last block back, as
+    long as they do."""
+    for block in reversed(list(body.iter(*_SHORT_BLOCKS, "li"))):
+        chars = _chars(block)
+        if not chars:
+            continue
+        if chars > _CALL_CHARS or not _CALL.search(" ".join(block.text_content().split())):
+            return
+        block.drop_tree()
 
 
 def _drop_from(element: lxml.html.HtmlElement, root: lxml.html.HtmlElement) -> None:
