@@ -428,12 +428,21 @@ def test_a_v1_store_is_migrated(tmp_path: Path) -> None:
     assert version == (str(SCHEMA_VERSION),)
 
 
-def test_seed_stamps_are_dropped_by_any_change_of_the_rows(tmp_path: Path) -> None:
-    """The kept stamps go with any write to a seed's stat, also one made by hand or by
-    code that does not know them (the triggers), and unreadable ones are read again."""
+def test_seed_stamps_are_kept_until_a_stat_changes(tmp_path: Path) -> None:
+    """The stamps are kept whole by a commit that changed no seed, and go with any
+    write to a seed's stat, also one made by hand (the trigger); unreadable ones are
+    read from the rows again."""
     with SQLiteStore(tmp_path) as store:
         store.put_seeds([seed("a.txt", "urn:a", T0), seed("b.txt", "urn:b", T0)])
-        store.seed_stats()  # keeps them
+        store.commit()
+    with SQLiteStore(tmp_path) as store:
+        store.seed_stats()
+        store.put_seeds([seed("b.txt", "urn:b", T0)])
+        store.commit()  # a seed was written after they were read: not kept
+    with sqlite3.connect(tmp_path / STATE_FILE) as db:
+        assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (0,)
+    with SQLiteStore(tmp_path) as store:
+        store.seed_stats()
         store.commit()
     with sqlite3.connect(tmp_path / STATE_FILE) as db:
         assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (1,)

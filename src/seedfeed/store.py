@@ -136,18 +136,15 @@ CREATE TABLE IF NOT EXISTS robots (
     fetched_at    REAL NOT NULL
 );
 -- The stamps of the seeds a scan may skip (see ``seed_stats``), kept whole in one row so
--- that a scan of 100,000 unchanged seeds reads one value, not 100,000 rows. Any change of
--- a seed's stat deletes it (the triggers), so it is never older than the rows (schema 4).
+-- that a scan of 100,000 unchanged seeds reads one value, not 100,000 rows. The methods
+-- that write seeds delete it (``_restated``); so does an edit of a stat by hand (the
+-- trigger). It is written again by a commit that changed no seed (schema 4).
 CREATE TABLE IF NOT EXISTS seed_stamps (
     one  INTEGER PRIMARY KEY CHECK (one = 1),
     data BLOB NOT NULL  -- marshal of {path: seed_stamp(size, mtime_ns)}
 );
 CREATE INDEX IF NOT EXISTS seeds_unstamped ON seeds (path)
 WHERE NOT (problem IS NULL AND scanned_ns - mtime_ns > 2000000000);
-CREATE TRIGGER IF NOT EXISTS seeds_added AFTER INSERT ON seeds
-BEGIN DELETE FROM seed_stamps; END;
-CREATE TRIGGER IF NOT EXISTS seeds_removed AFTER DELETE ON seeds
-BEGIN DELETE FROM seed_stamps; END;
 CREATE TRIGGER IF NOT EXISTS seeds_restated
 AFTER UPDATE OF path, size, mtime_ns, scanned_ns, problem ON seeds
 BEGIN DELETE FROM seed_stamps; END;
@@ -631,6 +628,7 @@ class SQLiteStore:
         self._touched: set[str] = set()  # ids to settle (see ``settle``)
         self._changed = False  # what the feeds are made of changed (see ``changed``)
         self._entries_known = False  # the entries table has a row (checked once)
+        self._stamps: bytes | None = None  # seed stamps to keep at commit (``seed_stats``)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -713,8 +711,8 @@ class SQLiteStore:
         """Every remembered seed's path with its stat (see ``SeedStats``).
 
         Reading 100,000 rows costs more than the rest of a scan that finds nothing
-        changed, so the stamps are also kept whole in one row (``seed_stamps``), written
-        here when missing and deleted by the triggers whenever a seed's stat changes.
+        changed, so the stamps are also kept whole in one row (``seed_stamps``): read
+        from the rows when it is missing, and kept by ``commit`` unless a seed changed.
         """
         rows = self._db.execute(f"SELECT {_STAT_COLUMNS} FROM seeds WHERE NOT ({_STAMPED})")
         others = {row[0]: SeedStat._make(row[1:]) for row in rows}
@@ -723,11 +721,14 @@ class SQLiteStore:
         if stamps is None:
             rows = self._db.execute(f"SELECT path, size, mtime_ns FROM seeds WHERE {_STAMPED}")
             stamps = {path: seed_stamp(size, mtime_ns) for path, size, mtime_ns in rows}
-            self._db.execute(
-                "INSERT OR REPLACE INTO seed_stamps VALUES (1, ?)",
-                (marshal.dumps(stamps, _MARSHAL_VERSION),),
-            )
+            self._stamps = marshal.dumps(stamps, _MARSHAL_VERSION)  # the caller pops
         return SeedStats(stamps, others)
+
+    def _restated(self) -> None:
+        """Seeds were written: the stamps kept whole are out of date. (Deleted once per
+        call: a trigger on every inserted row would make a cold run a third slower.)"""
+        self._stamps = None
+        self._db.execute("DELETE FROM seed_stamps")
 
     def seed(self, path: str) -> SeedRecord | None:
         """The whole record of one seed, or None."""
@@ -740,7 +741,9 @@ class SQLiteStore:
         """Insert or replace seed records; they are published again (``ok``). A record of
         an id whose dates the store keeps (``entries``) is settled by ``settle``."""
         records = list(records)
-        self._changed |= bool(records)
+        if records:
+            self._changed = True
+            self._restated()
         self._db.executemany(_INSERT_SEED, map(_seed_row, records))
         self._db.executemany(
             "INSERT OR IGNORE INTO links VALUES (?, ?)",
@@ -778,6 +781,8 @@ class SQLiteStore:
     def forget_seeds(self, paths: Iterable[str]) -> None:
         """Drop the records of seeds that are gone (their entries' dates stay known)."""
         keys = [(p,) for p in paths]
+        if keys:
+            self._restated()
         self._leaving(keys)
         self._mark(self._db.executemany("DELETE FROM seeds WHERE path = ?", keys))
 
@@ -785,7 +790,9 @@ class SQLiteStore:
         """Remember seeds that cannot be published, with why; they leave the feeds. A
         seed that gave an entry keeps its id and dates, for when it is fixed."""
         seeds = list(seeds)
-        self._changed |= bool(seeds)
+        if seeds:
+            self._changed = True
+            self._restated()
         self._leaving([(seed.path,) for seed in seeds])
         self._db.executemany(
             "INSERT INTO seeds (path, size, mtime_ns, scanned_ns, digest, entry_id,"
@@ -1233,6 +1240,9 @@ class SQLiteStore:
 
     def commit(self) -> None:
         """Make this run's changes durable and start a new transaction."""
+        if self._stamps is not None:  # read from the rows, and no seed changed since
+            self._db.execute("INSERT OR REPLACE INTO seed_stamps VALUES (1, ?)", (self._stamps,))
+            self._stamps = None
         if self._changed:  # other processes learn that what feeds are made of changed
             self._db.execute(
                 "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT (key)"
