@@ -8,6 +8,7 @@ SQLite's own file and migrations, look beneath the interface.
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -130,6 +131,13 @@ def test_seed_records_round_trip(store: StateStore) -> None:
     assert stats.stamps == {"a/b.txt": seed_stamp(10, T0 * 1_000_000_000)}
     assert stats.others == {}
     assert seed_stamp(11, T0 * 1_000_000_000) != stats.stamps["a/b.txt"]
+
+
+def test_a_seed_record_pickles_as_itself() -> None:
+    """Parse workers send records back pickled (by their values, see __reduce__)."""
+    record = seed("a.txt", "https://ex.org/a", T0, authors=("Ann", "Bo"), tags=("x",))
+    again = pickle.loads(pickle.dumps(record, pickle.HIGHEST_PROTOCOL))
+    assert again == record and type(again) is SeedRecord
 
 
 def test_a_stat_within_two_seconds_of_its_scan_is_not_clean(store: StateStore) -> None:

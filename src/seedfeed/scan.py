@@ -21,8 +21,10 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from itertools import chain, islice
+from operator import attrgetter
+from typing import Any
 
 from .budget import PARSE_SECONDS, BudgetExceeded, time_limit
 from .config import Config
@@ -171,6 +173,12 @@ class _Outcome:
     broken: BrokenSeed | None = None  # skipped for what its bytes are (kept, not re-read)
     parsed: bool = False
     new: bool = False  # the store knew no entry of this path
+
+    def __reduce__(self) -> tuple[type[_Outcome], tuple[Any, ...]]:
+        return _Outcome, _OUTCOME_VALUES(self)  # in C (see SeedRecord.__reduce__)
+
+
+_OUTCOME_VALUES = attrgetter(*(f.name for f in fields(_Outcome)))
 
 
 _Task = tuple[SeedFile, SeedRecord | None, int, int, bool]
