@@ -140,7 +140,7 @@ def _run(
             _harvest(config, store, sources, report, refresh)
         elif write:  # no source left: the entries of deleted ones go all the same
             store.sync_sources([], keep=kept_sources(config.paths.sources, sources))
-    feeds = _feeds(config, sources) + _label_feeds(config, store)
+    feeds = feed_specs(config, sources) + label_feeds(config, store)
     if write and _outputs_current(config, feeds, store, report):
         store.record_run(_run_record(report))
         store.commit()
@@ -185,7 +185,7 @@ def _outputs_key(config: Config, feeds: list[FeedSpec]) -> str:
     the configuration, the feeds, the date of an empty feed, and the output files as
     they are on disk (a file deleted or edited by hand is written again)."""
     parts = [__version__, str(RENDER_VERSION), repr(config), repr(feeds)]
-    parts.append(_empty_feed_date(config).isoformat())
+    parts.append(empty_feed_date(config).isoformat())
     for name in _output_names(feeds):
         try:
             st = (config.paths.feeds / name).stat()
@@ -256,7 +256,7 @@ def _harvest(
     )
 
 
-def _feeds(config: Config, sources: list[Source]) -> list[FeedSpec]:
+def feed_specs(config: Config, sources: list[Source]) -> list[FeedSpec]:
     """The feeds to write: the configured ones, then those only sources name, titled by
     the first of their sources that has a title (a disabled source makes none)."""
     feeds = list(config.all_feeds())
@@ -278,7 +278,7 @@ def _feeds(config: Config, sources: list[Source]) -> list[FeedSpec]:
     ]
 
 
-def _label_feeds(config: Config, store: StateStore) -> list[FeedSpec]:
+def label_feeds(config: Config, store: StateStore) -> list[FeedSpec]:
     """The feed of each tag and of each author, when ``[feeds] by_tag`` / ``by_author``
     ask for them (``feeds/tag/<slug>.atom.xml``, as Pelican names them)."""
     if not (config.by_tag or config.by_author):
@@ -334,7 +334,7 @@ def _render(
     from .choose import FeedBuilder
     from .render import feed_files, feed_meta, site_files, summarize
 
-    fallback = _empty_feed_date(config)
+    fallback = empty_feed_date(config)
     filled_by: dict[str, list[str]] = {}
     for source in sources:
         for name in source.feeds if source.enabled else ():
@@ -359,7 +359,7 @@ def _render(
     return outputs, summaries
 
 
-def _empty_feed_date(config: Config) -> datetime:
+def empty_feed_date(config: Config) -> datetime:
     """The updated date of a feed with no entries: a date of the inputs (the config
     file's, or the seeds folder's), never "now", so that output is deterministic."""
     origin = config.file if config.file is not None else config.paths.seeds

@@ -2,7 +2,7 @@
 
 A single-machine publish renders every output at once (``pipeline._render``); here a
 feed is rendered when something it is made of changed, by whichever worker takes its
-job, with the same pieces: the same feeds list (``pipeline._feeds``), the same choice
+job, with the same pieces: the same feeds list (``pipeline.feed_specs``), the same choice
 of entries (``choose.FeedBuilder``), the same renderers. The outputs are those of a
 single-machine publish of the same inputs.
 
@@ -30,6 +30,7 @@ from .. import __version__
 from ..config import Config, FeedSpec
 from ..formats import FEED_FORMATS, INDEX_NAME, LABEL_FOLDERS, OPML_NAME, STYLESHEET_NAME
 from ..outputs import StaleOutput
+from ..pipeline import RENDER_VERSION, empty_feed_date, feed_specs, label_feeds
 from ..report import Report
 from ..sources import Source
 from .app import Runtime, defer_jobs, render_job
@@ -47,7 +48,6 @@ __all__ = [
     "SITE",
     "check_renders",
     "cluster_sources",
-    "feed_specs",
     "raise_generations",
     "render_feed",
     "render_site",
@@ -118,13 +118,6 @@ class Sources:
 # --- which feeds, made of what -------------------------------------------------------------
 
 
-def feed_specs(config: Config, sources: list[Source]) -> list[FeedSpec]:
-    """The feeds a single-machine publish writes (besides tag and author feeds)."""
-    from ..pipeline import _feeds
-
-    return _feeds(config, sources)
-
-
 def _filled_by(sources: list[Source]) -> dict[str, tuple[str, ...]]:
     # As pipeline._render: which enabled sources fill each feed.
     filled: dict[str, list[str]] = {}
@@ -137,15 +130,13 @@ def _filled_by(sources: list[Source]) -> dict[str, tuple[str, ...]]:
 def render_key(config: Config, what: object) -> str:
     """What a render's bytes depend on besides the store, the same on every machine:
     this seedfeed, the settings feeds show, and ``what`` (a feed, or the feeds list)."""
-    from .. import pipeline
-
     parts = [
         __version__,
-        str(getattr(pipeline, "RENDER_VERSION", 0)),
+        str(RENDER_VERSION),
         repr(config.site),
         repr(config.publish),
         repr(config.websub),
-        repr((getattr(config, "by_tag", False), getattr(config, "by_author", False))),
+        repr((config.by_tag, config.by_author)),
         repr(what),
     ]
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
@@ -237,12 +228,6 @@ def _choose(
     return chosen, broke
 
 
-def _fallback(config: Config) -> datetime:
-    from ..pipeline import _empty_feed_date
-
-    return _empty_feed_date(config)
-
-
 def render_feed(runtime: Runtime, name: str) -> list[str]:
     """Render the feed ``name`` and write the files that changed; returns their names."""
     config = runtime.config
@@ -256,7 +241,9 @@ def render_feed(runtime: Runtime, name: str) -> list[str]:
             store.commit()
             return []
         (entries,), broke = _choose(runtime, store, [spec], sources)
-        files, summary = _feed_files(runtime.project, spec, entries, _fallback(runtime.project))
+        files, summary = _feed_files(
+            runtime.project, spec, entries, empty_feed_date(runtime.project)
+        )
         try:
             written = runtime.outputs.write(files, generation)
         except StaleOutput as exc:
@@ -277,7 +264,6 @@ def render_feed(runtime: Runtime, name: str) -> list[str]:
 def render_site(runtime: Runtime) -> list[str]:
     """Render the site's own files (index page, OPML, stylesheet) and the tag and author
     feeds; write those that changed and remove the feeds of labels that went."""
-    from ..pipeline import _label_feeds
     from ..render import feed_files, feed_meta, site_files, summarize
 
     config = runtime.config
@@ -285,9 +271,9 @@ def render_site(runtime: Runtime) -> list[str]:
         conn = store.connection
         generation = _generation(conn, SITE)
         sources = runtime.sources(conn)
-        specs = [*sources.specs, *_label_feeds(runtime.project, store)]
+        specs = [*sources.specs, *label_feeds(runtime.project, store)]
         chosen, broke = _choose(runtime, store, specs, sources)
-        fallback = _fallback(runtime.project)
+        fallback = empty_feed_date(runtime.project)
         files: dict[str, bytes] = {}
         summaries: list[FeedSummary] = []
         for spec, entries in zip(specs, chosen, strict=True):
