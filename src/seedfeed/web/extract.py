@@ -699,14 +699,18 @@ def _lead(
     of the page that shows one of its declared descriptions (a standfirst, an intro or
     "teaser" above the article is often outside the container the extractor takes);
     ``None`` when the body has it already or no such block is shown."""
-    shown, heading = _squash(body.text_content()), _squash(title)
+    shown, heading = body.text_content(), _squash(title)
+    probes = set()  # descriptions often differ only in where they are cut
     for description in leads:
         text = description.rstrip(".…").strip()
         if len(text) < _LEAD_MIN_CHARS:
             continue
-        if _squash(text[: _LEAD_PROBE_CHARS * 2]) in shown:
+        if _starts_in(text, shown):
             return None
         probe = text[:_LEAD_PROBE_CHARS]
+        if probe in probes:
+            continue
+        probes.add(probe)
         for element in _text_holders(root, probe):
             if element.tag in _NOT_LEAD:
                 continue
@@ -725,12 +729,26 @@ def _lead(
             mostly_title = heading in squashed and len(squashed) < 2 * len(heading)
             if heading and (squashed in heading or mostly_title):
                 continue  # the title, or a block that is mostly the title
-            if _squash(words[: _LEAD_PROBE_CHARS * 2]) in shown:
+            if _starts_in(words, shown):
                 return None
             lead = lxml.html.Element("p")
             lead.text = words
             return lead
     return None
+
+
+def _starts_in(text: str, haystack: str) -> bool:
+    """Whether the first words of ``text`` (up to 60 characters) are in ``haystack``, in
+    that order, whatever the case, spaces and punctuation between them (typographic
+    quotes in one, straight ones in the other). A regular expression: folding a long
+    body character by character costs a millisecond."""
+    words = _WORD.findall(text[: _LEAD_PROBE_CHARS * 2])
+    if not words:
+        return False
+    return re.search(r"\W*".join(map(re.escape, words)), haystack, re.IGNORECASE) is not None
+
+
+_WORD = re.compile(r"[^\W_]+")
 
 
 def _text_holders(root: lxml.html.HtmlElement, probe: str) -> Iterator[lxml.html.HtmlElement]:
@@ -797,20 +815,27 @@ def _cut_tail(body: lxml.html.HtmlElement) -> None:
     """Drop, in place, the end of the body from a heading that announces other pages
     ("Related stories", "Weitere Themen", "Tags"): what follows is their teasers, not
     the article. Only in the body's last part: most of its text comes before."""
+    cues = {block for block in body.iter(*_SHORT_BLOCKS) if _is_end_cue(block)}
     total = _chars(body)
-    if not total:
+    if not cues or not total:
         return
-    before = 0
+    before = 0  # characters of text before the element, whitespace not counted
     for event, element in etree.iterwalk(body, events=("start", "end")):
         if event == "end":
             before += len("".join((element.tail or "").split()))
             continue
-        if element.tag in _SHORT_BLOCKS and before >= _END_CUE_AFTER * total:
-            text = " ".join(element.text_content().split())
-            if len(text.split()) <= _END_CUE_WORDS and _END_CUE.fullmatch(text):
-                _drop_from(element, body)
-                return
+        if element in cues and before >= _END_CUE_AFTER * total:
+            _drop_from(element, body)
+            return
         before += len("".join((element.text or "").split()))
+
+
+def _is_end_cue(block: lxml.html.HtmlElement) -> bool:
+    text = block.text_content()
+    if len(text) > _END_CUE_WORDS * 20:
+        return False
+    words = text.split()
+    return len(words) <= _END_CUE_WORDS and _END_CUE.fullmatch(" ".join(words)) is not None
 
 
 def _cut_calls(body: lxml.html.HtmlElement) -> None:
