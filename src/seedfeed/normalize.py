@@ -110,7 +110,8 @@ def canonical_url(url: str) -> str:
         host = f"[{host}]"
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
-    if parts.username or parts.password:
+    # (Each of these properties parses the netloc again: asked only when there is an @.)
+    if "@" in parts.netloc and (parts.username or parts.password):
         raise LinkError(f"link with credentials refused: {scheme}://…@{host}")
     # Parameters are filtered as written, never decoded and re-encoded: "q=c%2B%2B" must
     # not become "q=c++", which a server reads as "c  ".

@@ -229,10 +229,16 @@ def is_binary(data: bytes) -> bool:
     Judged by proportion, not by one byte: a stray NUL in an article is a typo to clean
     up, not a reason to drop the article.
     """
+    return _binary(data, _controls(data[:_HEAD]))
+
+
+_HEAD = 8192  # bytes judged by their proportion of control bytes
+
+
+def _binary(data: bytes, head_controls: int) -> bool:
     if data.startswith(_MAGIC) or (data.startswith(b"RIFF") and data[8:12] in _RIFF_KINDS):
         return True
-    head = data[:8192]
-    return _controls(head) > max(_BINARY_MIN, len(head) * _BINARY_SHARE)
+    return head_controls > max(_BINARY_MIN, min(len(data), _HEAD) * _BINARY_SHARE)
 
 
 def _controls(data: bytes) -> int:
@@ -256,14 +262,15 @@ def decode(data: bytes) -> tuple[str, list[str]]:
         return _without_controls(text, warnings)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if is_binary(data):
+    head_controls = _controls(data[:_HEAD])  # counted once: for is_binary, and here
+    if _binary(data, head_controls):
         raise SeedError("binary file, not text")
     try:
         text, warnings = data.decode("utf-8"), list[str]()
     except UnicodeDecodeError:
         text, warnings = _decode_legacy(data)
-    # Rare: only then is the text searched (the head was counted by is_binary already).
-    if (len(data) > 8192 and _controls(data[8192:])) or _controls(data[:8192]):
+    # Rare: only then is the text searched.
+    if head_controls or (len(data) > _HEAD and _controls(data[_HEAD:])):
         return _without_controls(text, warnings)
     return text, warnings
 
@@ -333,6 +340,7 @@ _HEADER = re.compile(
     re.IGNORECASE,
 )
 _BYLINE_OF = re.compile(r"^(?P<names>[^,].{0,200}?),\s+authors?\s+of\b.*$", re.IGNORECASE)
+_AUTHOR_OF = re.compile(r",\s+authors?\s+of\b", re.IGNORECASE)
 _BYLINE_BY = re.compile(r"^by\s+(?P<names>\S.{0,200})$", re.IGNORECASE)
 _NAME_SPLIT = re.compile(r"\s*(?:,|\band\b|&)\s*")
 _NAME_WORD = re.compile(
@@ -432,7 +440,9 @@ def _read_header_block(block: list[str], article: Article) -> bool:
 
 
 def _byline_names(line: str) -> list[str]:
-    m = _BYLINE_OF.match(line) or _BYLINE_BY.match(line)
+    # The first paragraph is a one-line block too: a search for ", author of" first (a
+    # fast scan for a comma) spares it the byline pattern's 200 tries (8x slower).
+    m = (_AUTHOR_OF.search(line) and _BYLINE_OF.match(line)) or _BYLINE_BY.match(line)
     if not m:
         return []
     names = _split_names(m.group("names"))
