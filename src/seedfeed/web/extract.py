@@ -52,9 +52,11 @@ _NOT_TEXT = frozenset({"script", "style", "template"})
 def _named(*parts: str, scope: str = "") -> str:
     """An XPath to the elements whose class or id contains one of ``parts``. Parts
     without their first letter ("ookie") find "cookie" and "Cookie" alike: contains()
-    is a fast string search where translate() to lower case costs 10 ms a big page."""
-    tests = " or ".join(f"contains(@class, '{p}') or contains(@id, '{p}')" for p in parts)
-    return f"{scope}//*[{tests}]"
+    is a fast string search where translate() to lower case costs 10 ms a big page. The
+    attributes are searched, not the elements (most have neither): a third of the time,
+    and the union is in document order all the same."""
+    tests = " or ".join(f"contains(., '{p}')" for p in parts)
+    return f"{scope}//*/@class[{tests}]/.. | {scope}//*/@id[{tests}]/.."
 
 
 # lxml refuses these characters in a str ("All strings must be XML compatible").
@@ -428,7 +430,7 @@ def _inline_text(element: lxml.html.HtmlElement) -> str:
     return " ".join(element.text_content().split())[:200]
 
 
-_ITEMPROP = etree.XPath("//*[@itemprop=$prop]")
+_ITEMPROP = etree.XPath("//*/@itemprop[. = $prop]/..")  # attributes searched: see _named
 # A lead: a description of 40 characters or more, found by its first 30 in the text
 # of the page's body.
 _LEAD_MIN_CHARS = 40
@@ -459,9 +461,7 @@ _NOT_A_NAME = re.compile(
     r"(?i)\d|^(and|und|et|y|e|with|mit|updated|published|posted|follow|share|more|about"
     r"|author|autor|staff|photo|foto|by)\b"
 )
-_ITEMPROP_AUTHOR = etree.XPath(
-    "//*[contains(@itemprop, 'author') or contains(@itemprop, 'creator')]"
-)
+_ITEMPROP_AUTHOR = etree.XPath("//*/@itemprop[contains(., 'author') or contains(., 'creator')]/..")
 _ITEMPROP_NAME = etree.XPath(".//*[@itemprop='name']")
 _REL_AUTHOR = etree.XPath("//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
 
