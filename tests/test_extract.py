@@ -330,6 +330,15 @@ def test_a_last_paragraph_of_the_story_is_kept_whatever_its_words() -> None:
     assert page_text(_story_ending(last)).endswith(last)
     text = page_text(_story_ending("Sign up for our newsletter today.", last))
     assert text.endswith(last) and "Sign up for our newsletter" in text
+    table = (
+        "<table><tr><th>Landing</th><th>Open</th></tr><tr><td>Old pier</td><td>closed until "
+        "the spring of 2026</td></tr><tr><td>Fish market</td><td>from next month</td></tr></table>"
+    )
+    page = _story_ending("Sign up for our newsletter today.").replace(
+        "</article>", table + "</article>"
+    )
+    text = page_text(page)
+    assert "Sign up for our newsletter" in text and "closed until the spring of 2026" in text
 
 
 def test_tidy_drops_a_minor_block_of_links_but_not_a_roundup() -> None:

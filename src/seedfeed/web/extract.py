@@ -844,11 +844,14 @@ def _cut_calls(body: lxml.html.HtmlElement) -> None:
     subscribe, follow, support or write in, or state rights: from the last block back, as
     long as they do."""
     for block in reversed(list(body.iter(*_SHORT_BLOCKS, "li"))):
-        chars = _chars(block)
+        text = block.text_content()
+        chars = len("".join(text.split()))
         if not chars:
             continue
-        if chars > _CALL_CHARS or not _CALL.search(" ".join(block.text_content().split())):
+        if chars > _CALL_CHARS or not _CALL.search(" ".join(text.split())):
             return
+        if not "".join(body.text_content().split()).endswith("".join(text.split())):
+            return  # text follows that is in no such block (a table's, say)
         block.drop_tree()
 
 
