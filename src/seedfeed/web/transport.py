@@ -9,6 +9,9 @@ refuse a peer the address policy forbids, right after the TCP connect.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -52,9 +55,7 @@ class Watch:
         self._conn: Any = None
         self._done = False
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self.stop, (self.deadline_reason,))
-        self._timer.daemon = True
-        self._timer.start()
+        _deadlines().add(self)
 
     def remaining(self) -> float:
         return self.expires - time.monotonic()
@@ -79,7 +80,49 @@ class Watch:
         with self._lock:
             self._done = True
             self._conn = None
-        self._timer.cancel()
+
+
+class _Deadlines:
+    """The thread that stops the fetches whose deadline has passed, one per process (a
+    timer thread per fetch cost a thread started and stopped for every request)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._wake = threading.Condition()
+        self._heap: list[tuple[float, int, Watch]] = []  # by deadline; finished ones too
+        self._order = itertools.count()  # ties: first come, first stopped
+        threading.Thread(target=self._run, name="seedfeed-deadlines", daemon=True).start()
+
+    def add(self, watch: Watch) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (watch.expires, next(self._order), watch))
+            if self._heap[0][2] is watch:  # the next to expire: wait for it, not the other
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                watch = heapq.heappop(self._heap)[2]
+            watch.stop(watch.deadline_reason)  # nothing if it finished meanwhile
+
+
+_clock: _Deadlines | None = None
+_clock_lock = threading.Lock()
+
+
+def _deadlines() -> _Deadlines:
+    global _clock
+    clock = _clock
+    # A forked child (a parse worker, a cluster worker) has the parent's object but not
+    # its thread.
+    if clock is None or clock.pid != os.getpid():
+        with _clock_lock:
+            if _clock is None or _clock.pid != os.getpid():
+                _clock = _Deadlines()
+            clock = _clock
+    return clock
 
 
 def _attach(conn: Any) -> None:
