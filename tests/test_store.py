@@ -462,9 +462,55 @@ def test_seed_stamps_are_kept_until_a_stat_changes(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / STATE_FILE) as db:
         db.execute("UPDATE seeds SET entry_hash = x'00'")  # not a stat: the stamps stay
         assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (1,)
-        db.execute("UPDATE seed_stamps SET data = x'00ff'")  # from another Python, say
+        db.execute("DELETE FROM seeds WHERE path = 'b.txt'")  # by hand: read again
+        assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (0,)
     with SQLiteStore(tmp_path) as store:
-        assert set(store.seed_stats().stamps) == {"a.txt", "b.txt"}
+        assert set(store.seed_stats().stamps) == {"a.txt"}
+        store.commit()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00\xff",  # not marshal at all
+        b"\x5b\xff\xff\xff\x7f",  # a list of 2**31 - 1 items: marshal would ask for 16 GB
+        b"",
+    ],
+)
+def test_damaged_seed_stamps_are_read_from_the_rows(tmp_path: Path, data: bytes) -> None:
+    with SQLiteStore(tmp_path) as store:
+        store.put_seeds([seed("a.txt", "urn:a", T0)])
+        store.commit()
+    with SQLiteStore(tmp_path) as store:
+        store.seed_stats()
+        store.commit()
+    with sqlite3.connect(tmp_path / STATE_FILE) as db:
+        db.execute("UPDATE seed_stamps SET data = ?", (data,))
+    with SQLiteStore(tmp_path) as store:
+        assert store.seed_stats().stamps == {"a.txt": seed_stamp(10, T0 * 1_000_000_000)}
+
+
+def test_a_racy_seed_written_again_keeps_the_others_stamps(tmp_path: Path) -> None:
+    """A seed dated in the future is racy, so read and written every run: the stamps of
+    the others must not go with it each time."""
+    future = seed("f.txt", "urn:f", T0, mtime_ns=(T0 + 10**6) * 1_000_000_000)
+    with SQLiteStore(tmp_path) as store:
+        store.put_seeds([seed("a.txt", "urn:a", T0), future])
+        store.commit()
+    for _ in range(2):
+        with SQLiteStore(tmp_path) as store:
+            stats = store.seed_stats()
+            assert set(stats.stamps) == {"a.txt"} and set(stats.others) == {"f.txt"}
+            store.put_seeds([future])
+            store.commit()
+        with sqlite3.connect(tmp_path / STATE_FILE) as db:
+            assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (1,)
+    with SQLiteStore(tmp_path) as store:  # a stamped one written: they go
+        store.seed_stats()
+        store.put_seeds([seed("a.txt", "urn:a", T0, size=11)])
+        store.commit()
+    with sqlite3.connect(tmp_path / STATE_FILE) as db:
+        assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (0,)
 
 
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import json
 import marshal
 import sqlite3
 import struct
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
@@ -137,8 +138,9 @@ CREATE TABLE IF NOT EXISTS robots (
 );
 -- The stamps of the seeds a scan may skip (see ``seed_stats``), kept whole in one row so
 -- that a scan of 100,000 unchanged seeds reads one value, not 100,000 rows. The methods
--- that write seeds delete it (``_restated``); so does an edit of a stat by hand (the
--- trigger). It is written again by a commit that changed no seed (schema 4).
+-- that write seeds delete it (``_restated``); so does a stat edited or a row deleted by
+-- hand (the triggers; REPLACE does not fire the one on DELETE, so a cold run's inserts
+-- pay nothing). It is written again by a commit that changed no stamp (schema 4).
 CREATE TABLE IF NOT EXISTS seed_stamps (
     one  INTEGER PRIMARY KEY CHECK (one = 1),
     data BLOB NOT NULL  -- marshal of {path: seed_stamp(size, mtime_ns)}
@@ -147,6 +149,8 @@ CREATE INDEX IF NOT EXISTS seeds_unstamped ON seeds (path)
 WHERE NOT (problem IS NULL AND scanned_ns - mtime_ns > 2000000000);
 CREATE TRIGGER IF NOT EXISTS seeds_restated
 AFTER UPDATE OF path, size, mtime_ns, scanned_ns, problem ON seeds
+BEGIN DELETE FROM seed_stamps; END;
+CREATE TRIGGER IF NOT EXISTS seeds_gone AFTER DELETE ON seeds
 BEGIN DELETE FROM seed_stamps; END;
 """
 
@@ -539,12 +543,21 @@ _STAMPED = f"problem IS NULL AND scanned_ns - mtime_ns > {RACY_NS}"
 _MARSHAL_VERSION = 4
 
 
-def _stamps_from(data: bytes) -> dict[str, bytes] | None:
-    """The stamps kept in ``seed_stamps``; None when they cannot be read (written by
-    another Python whose marshal differs): they are then read from the rows again."""
+def _stamps_blob(stamps: dict[str, bytes]) -> bytes:
+    data = marshal.dumps(stamps, _MARSHAL_VERSION)
+    return zlib.crc32(data).to_bytes(4, "big") + data
+
+
+def _stamps_from(blob: bytes) -> dict[str, bytes] | None:
+    """The stamps kept in ``seed_stamps``; None when they cannot be read (a damaged row,
+    another Python's marshal): they are then read from the rows again. The checksum
+    comes first: marshal trusts its input, and a flipped length can ask for gigabytes."""
+    data = blob[4:]
+    if len(blob) < 4 or zlib.crc32(data).to_bytes(4, "big") != blob[:4]:
+        return None
     try:
         stamps = marshal.loads(data)
-    except (EOFError, ValueError, TypeError):
+    except Exception:  # whatever marshal makes of it: read the rows
         return None
     return stamps if isinstance(stamps, dict) else None
 
@@ -727,8 +740,26 @@ class SQLiteStore:
         if stamps is None:
             rows = self._db.execute(f"SELECT path, size, mtime_ns FROM seeds WHERE {_STAMPED}")
             stamps = {path: seed_stamp(size, mtime_ns) for path, size, mtime_ns in rows}
-            self._stamps = marshal.dumps(stamps, _MARSHAL_VERSION)  # the caller pops
+            self._stamps = _stamps_blob(stamps)  # now: the caller pops from the dict
         return SeedStats(stamps, others)
+
+    def _stamps_affected(self, records: list[SeedRecord]) -> bool:
+        """Whether writing ``records`` changes the stamps: one of them is stamped now
+        or will be. (A seed dated in the future is racy, so re-read and written again
+        every run: it must not cost every other seed its stamp.)"""
+        if (
+            self._stamps is None
+            and not self._db.execute("SELECT EXISTS (SELECT 1 FROM seed_stamps)").fetchone()[0]
+        ):
+            return False  # none kept: nothing to drop
+        if any(r.scanned_ns - r.mtime_ns > RACY_NS for r in records):
+            return True
+        for chunk in _chunks([r.path for r in records]):
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT EXISTS (SELECT 1 FROM seeds WHERE path IN ({marks}) AND {_STAMPED})"
+            if self._db.execute(query, chunk).fetchone()[0]:
+                return True
+        return False
 
     def _restated(self) -> None:
         """Seeds were written: the stamps kept whole are out of date. (Deleted once per
@@ -749,7 +780,8 @@ class SQLiteStore:
         records = list(records)
         if records:
             self._changed = True
-            self._restated()
+            if self._stamps_affected(records):
+                self._restated()
         self._db.executemany(_INSERT_SEED, map(_seed_row, records))
         self._db.executemany(
             "INSERT OR IGNORE INTO links VALUES (?, ?)",
