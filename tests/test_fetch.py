@@ -25,6 +25,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import seedfeed.web.fetch
+import seedfeed.web.transport
 from seedfeed import PROJECT_URL, __version__
 from seedfeed.config import ConfigError
 from seedfeed.web.fetch import (
@@ -38,6 +39,7 @@ from seedfeed.web.fetch import (
     decode_body,
     next_retry,
 )
+from seedfeed.web.transport import Watch
 
 MB = 1024 * 1024
 FAST = FetchSettings(allow_private=True, connect_timeout=0.5, read_timeout=0.5, deadline=3.0)
@@ -918,3 +920,43 @@ def test_settings_are_checked() -> None:
         FetchSettings(per_host=0)
     with pytest.raises(ConfigError, match=r"fetch\.deadline"):
         FetchSettings(deadline=0)
+
+
+# --- deadlines: one thread per process ------------------------------------------------------
+
+
+def _stopped(watch: Watch, within: float = 5.0) -> bool:
+    until = time.monotonic() + within
+    while watch.reason is None and time.monotonic() < until:
+        time.sleep(0.01)
+    return watch.reason is not None
+
+
+def test_deadlines_outlive_a_huge_one_and_a_stop_that_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one deadline thread must not die: a deadline past threading.TIMEOUT_MAX made
+    its wait overflow, an exception from one stop ended it, and no fetch after had one."""
+    huge = Watch(1e10, True, None)  # a valid setting: finite and positive
+    failing = Watch(0.05, True, None)
+
+    def fail(reason: str) -> None:
+        raise RuntimeError("a connection that cannot be shut down")
+
+    monkeypatch.setattr(failing, "stop", fail)
+    short = Watch(0.2, True, None)
+    try:
+        assert _stopped(short)
+        assert short.reason == "deadline of 0.2 s exceeded"
+        assert huge.reason is None
+    finally:
+        for watch in (huge, failing, short):
+            watch.finish()
+
+
+def test_finished_fetches_do_not_pile_up_until_their_deadline() -> None:
+    """A daemon with a day's deadline would hold every fetch of the day."""
+    for _ in range(3000):
+        Watch(86_400, True, None).finish()
+    Watch(86_400, True, None).finish()
+    assert len(seedfeed.web.transport._deadlines()._heap) < 2100

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -26,6 +27,8 @@ from .netpolicy import ForbiddenPeer, is_forbidden
 
 __all__ = ["Adapter", "Session", "Watch", "current"]
 
+
+log = logging.getLogger("seedfeed")
 
 _local = threading.local()  # .watch: the Watch of the fetch running on this thread
 
@@ -76,6 +79,11 @@ class Watch:
             self.reason = reason
             _shutdown(self._conn)
 
+    @property
+    def finished(self) -> bool:
+        """Whether the fetch is over (its deadline no longer matters)."""
+        return self._done
+
     def finish(self) -> None:
         with self._lock:
             self._done = True
@@ -87,14 +95,21 @@ class _Deadlines:
     timer thread per fetch cost a thread started and stopped for every request)."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self._wake = threading.Condition()
         self._heap: list[tuple[float, int, Watch]] = []  # by deadline; finished ones too
         self._order = itertools.count()  # ties: first come, first stopped
+        self._tidy_at = _TIDY_FROM
         threading.Thread(target=self._run, name="seedfeed-deadlines", daemon=True).start()
 
     def add(self, watch: Watch) -> None:
         with self._wake:
+            if len(self._heap) > self._tidy_at:
+                # Finished fetches wait here for their deadline: with a day's deadline a
+                # daemon would keep every fetch of the day. Dropped each time the heap has
+                # doubled since (amortized, whatever the number of fetches running).
+                self._heap = [item for item in self._heap if not item[2].finished]
+                heapq.heapify(self._heap)
+                self._tidy_at = max(_TIDY_FROM, 2 * len(self._heap))
             heapq.heappush(self._heap, (watch.expires, next(self._order), watch))
             if self._heap[0][2] is watch:  # the next to expire: wait for it, not the other
                 self._wake.notify()
@@ -103,9 +118,18 @@ class _Deadlines:
         while True:
             with self._wake:
                 while not self._heap or self._heap[0][0] > time.monotonic():
-                    self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    # Capped: Condition.wait overflows past threading.TIMEOUT_MAX.
+                    self._wake.wait(None if wait is None else min(wait, _MAX_WAIT))
                 watch = heapq.heappop(self._heap)[2]
-            watch.stop(watch.deadline_reason)  # nothing if it finished meanwhile
+            try:
+                watch.stop(watch.deadline_reason)  # nothing if it finished meanwhile
+            except Exception:  # this thread must outlive any one fetch
+                log.exception("stopping a fetch at its deadline failed")
+
+
+_MAX_WAIT = 3600.0
+_TIDY_FROM = 1024
 
 
 _clock: _Deadlines | None = None
@@ -114,15 +138,21 @@ _clock_lock = threading.Lock()
 
 def _deadlines() -> _Deadlines:
     global _clock
-    clock = _clock
-    # A forked child (a parse worker, a cluster worker) has the parent's object but not
-    # its thread.
-    if clock is None or clock.pid != os.getpid():
+    if _clock is None:
         with _clock_lock:
-            if _clock is None or _clock.pid != os.getpid():
+            if _clock is None:
                 _clock = _Deadlines()
-            clock = _clock
-    return clock
+    return _clock
+
+
+def _forget_deadlines() -> None:
+    # A forked child (a parse worker, a cluster worker) has the parent's heap but not its
+    # thread, and maybe a lock some other thread held at the fork: it starts afresh.
+    global _clock, _clock_lock
+    _clock, _clock_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_deadlines)
 
 
 def _attach(conn: Any) -> None:
