@@ -89,6 +89,20 @@ def test_fresh_state_renders_identical_bytes(tmp_path: Path) -> None:
     assert snapshot(tmp_path / "feeds") == before
 
 
+def test_an_edit_that_keeps_the_mtime_is_seen_once_the_stamps_are_kept(tmp_path: Path) -> None:
+    """The third run compares with the stamps a no-change run kept; an edit that
+    restores the file's mtime (rsync --times, a restore) changes its size, and is read."""
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha"), "b.txt": seed_text("Beta")})
+    run_publish(config)
+    run_publish(config)  # nothing changed: the stamps are kept whole
+    with sqlite3.connect(tmp_path / ".seedfeed" / "state.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (1,)
+    write_seed(tmp_path / "seeds", "a.txt", seed_text("Alpha, longer now"), T0)  # same mtime
+    report = run_publish(config)
+    assert report.parsed == 1
+    assert "Alpha, longer now" in atom_titles(tmp_path / "feeds" / "all.atom.xml")
+
+
 def test_touch_without_edit_rewrites_nothing_and_keeps_dates(tmp_path: Path) -> None:
     config = make_project(tmp_path, {"a.txt": seed_text("Alpha"), "b.txt": seed_text("Beta")})
     run_publish(config)

@@ -553,6 +553,21 @@ class TestDiscover:
             "sub/z.html",
         ]
 
+    def test_files_and_refusals_come_in_name_order(self, tmp_path: Path) -> None:
+        seeds = tmp_path / "seeds"
+        for rel in ["b/x.txt", "b/y.md", "c.txt"]:
+            (seeds / rel).parent.mkdir(parents=True, exist_ok=True)
+            (seeds / rel).write_text("Title\n")
+        (tmp_path / "outside.txt").write_text("secret\n")
+        (seeds / "b" / "zz.txt").symlink_to(tmp_path / "outside.txt")
+        said: list[str] = []
+
+        def reject(rel: str, reason: str) -> None:
+            said.append(f"refused {rel}")
+
+        said += (s.rel for s in discover(seeds, reject))
+        assert said == ["b/x.txt", "b/y.md", "refused b/zz.txt", "c.txt"]
+
     def test_metadata(self, tmp_path: Path) -> None:
         p = tmp_path / "a.txt"
         p.write_bytes(b"Hello\n")

@@ -513,6 +513,30 @@ def test_a_racy_seed_written_again_keeps_the_others_stamps(tmp_path: Path) -> No
         assert db.execute("SELECT count(*) FROM seed_stamps").fetchone() == (0,)
 
 
+def test_a_v3_store_is_migrated(tmp_path: Path) -> None:
+    """``store-v3.sql``: two seeds published twice by seedfeed at schema 3 (870f5f0)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    with sqlite3.connect(state / STATE_FILE) as db:
+        db.executescript((DATA / "store-v3.sql").read_text())
+    ns = 1_700_000_000 * 1_000_000_000
+    with SQLiteStore(state) as store:
+        stats = store.seed_stats()
+        assert stats.stamps == {"a.txt": seed_stamp(92, ns), "b.txt": seed_stamp(20, ns)}
+        a = store.seed("a.txt")
+        assert a is not None and a.entry_id == "https://news.example.org/alpha"
+        store.commit()  # nothing changed: the stamps are kept
+    with SQLiteStore(state) as store:
+        assert store.seed_stats().stamps["b.txt"] == seed_stamp(20, ns)
+        store.put_seeds([seed("b.txt", "urn:b", 1_700_000_000, size=21)])
+        store.commit()
+    with SQLiteStore(state) as store:
+        assert store.seed_stats().stamps["b.txt"] == seed_stamp(21, ns)
+    with sqlite3.connect(state / STATE_FILE) as db:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (str(SCHEMA_VERSION),)
+
+
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path) as store:
         store.commit()

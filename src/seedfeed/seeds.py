@@ -108,6 +108,9 @@ def _walk(
                 path = os.path.realpath(path)
                 if not path.startswith(root):
                     if reject is not None:
+                        if files:  # said in name order, after the files before it
+                            yield files
+                            files = []
                         reject(rel, "symlink to a file outside seeds/")
                     continue
             st = entry.stat()
