@@ -15,7 +15,7 @@ import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -960,3 +960,52 @@ def test_finished_fetches_do_not_pile_up_until_their_deadline() -> None:
         Watch(86_400, True, None).finish()
     Watch(86_400, True, None).finish()
     assert len(seedfeed.web.transport._deadlines()._heap) < 2100
+
+
+# --- proxies from the environment -----------------------------------------------------------
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """A forward proxy for plain HTTP that answers every request itself."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)  # a proxy is sent the absolute URL
+        body = b"<p>through the proxy</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_proxies_come_from_the_environment_per_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read once per host (requests reads the environment on every request), they are
+    what requests would use: HTTP_PROXY for a host, NO_PROXY's hosts direct."""
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    with socket.socket() as closed:  # a port nothing listens on: direct fetches fail
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    target = f"http://127.0.0.1:{port}/page"
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.server_address[1]}")
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        with Fetcher(FAST) as fetcher:
+            for _ in range(2):
+                assert fetcher.fetch(target).text == "<p>through the proxy</p>"
+        assert _Proxy.seen == [target, target]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        with Fetcher(FAST) as fetcher, pytest.raises(FetchError):
+            fetcher.fetch(target)
+        assert len(_Proxy.seen) == 2
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

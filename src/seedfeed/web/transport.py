@@ -16,7 +16,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -24,6 +25,9 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .netpolicy import ForbiddenPeer, is_forbidden
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 
 __all__ = ["Adapter", "Session", "Watch", "current"]
 
@@ -212,11 +216,38 @@ class Adapter(HTTPAdapter):
 
 
 class Session(requests.Session):
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], _Settings] = {}
+
+    def merge_environment_settings(  # type: ignore[override]  # (url: str only)
+        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        # requests reads the whole environment for proxies on every request, a quarter of
+        # a fetch's CPU. What it finds depends on the scheme and host alone, and the
+        # environment of a running process does not change: read once per host.
+        if proxies or not self.trust_env:  # a caller's own proxies: as requests does it
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        scheme, netloc = urlsplit(url)[:2]
+        key = (scheme, netloc, stream, verify, cert)
+        found = self._environment.get(key)
+        if found is None:
+            if len(self._environment) >= _HOSTS_REMEMBERED:
+                self._environment.clear()
+            found = super().merge_environment_settings(url, {}, stream, verify, cert)
+            self._environment[key] = found
+        settings = found.copy()
+        settings["proxies"] = dict(found["proxies"])  # requests may add to it
+        return settings
+
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         # Fetcher follows redirects itself. Saying "no redirect" here also stops requests
         # from reading a redirect's whole body into memory, which it does even with
         # allow_redirects=False (to prepare Response.next).
         return None
+
+
+_HOSTS_REMEMBERED = 1024
 
 
 def current() -> Watch | None:
