@@ -278,6 +278,15 @@ def feed_specs(config: Config, sources: list[Source]) -> list[FeedSpec]:
     ]
 
 
+def filled_by(sources: list[Source]) -> dict[str, tuple[str, ...]]:
+    """Which enabled sources fill each feed, by name, in the sources' order."""
+    filled: dict[str, list[str]] = {}
+    for source in sources:
+        for name in source.feeds if source.enabled else ():
+            filled.setdefault(name, []).append(source.name)
+    return {name: tuple(names) for name, names in filled.items()}
+
+
 def label_feeds(config: Config, store: StateStore) -> list[FeedSpec]:
     """The feed of each tag and of each author, when ``[feeds] by_tag`` / ``by_author``
     ask for them (``feeds/tag/<slug>.atom.xml``, as Pelican names them)."""
@@ -335,11 +344,7 @@ def _render(
     from .render import feed_files, feed_meta, site_files, summarize
 
     fallback = empty_feed_date(config)
-    filled_by: dict[str, list[str]] = {}
-    for source in sources:
-        for name in source.feeds if source.enabled else ():
-            filled_by.setdefault(name, []).append(source.name)
-    builder = FeedBuilder(config, store, paths, report, {k: tuple(v) for k, v in filled_by.items()})
+    builder = FeedBuilder(config, store, paths, report, filled_by(sources))
     chosen = [builder.newest(spec) for spec in feeds]
     while builder.broke:
         builder.broke = False

@@ -30,7 +30,7 @@ from .. import __version__
 from ..config import Config, FeedSpec
 from ..formats import FEED_FORMATS, INDEX_NAME, LABEL_FOLDERS, OPML_NAME, STYLESHEET_NAME
 from ..outputs import StaleOutput
-from ..pipeline import RENDER_VERSION, empty_feed_date, feed_specs, label_feeds
+from ..pipeline import RENDER_VERSION, empty_feed_date, feed_specs, filled_by, label_feeds
 from ..report import Report
 from ..sources import Source
 from .app import Runtime, defer_jobs, render_job
@@ -108,7 +108,7 @@ class Sources:
     def read(cls, conn: psycopg.Connection[Any], config: Config, fingerprint: str) -> Sources:
         """Read them from the database."""
         sources = cluster_sources(conn)
-        return cls(fingerprint, sources, feed_specs(config, sources), _filled_by(sources))
+        return cls(fingerprint, sources, feed_specs(config, sources), filled_by(sources))
 
     def spec(self, name: str) -> FeedSpec | None:
         """The feed called ``name``, if there is one."""
@@ -116,15 +116,6 @@ class Sources:
 
 
 # --- which feeds, made of what -------------------------------------------------------------
-
-
-def _filled_by(sources: list[Source]) -> dict[str, tuple[str, ...]]:
-    # As pipeline._render: which enabled sources fill each feed.
-    filled: dict[str, list[str]] = {}
-    for source in sources:
-        for name in source.feeds if source.enabled else ():
-            filled.setdefault(name, []).append(source.name)
-    return {name: tuple(names) for name, names in filled.items()}
 
 
 def render_key(config: Config, what: object) -> str:

@@ -165,7 +165,7 @@ def _fetch_one(runtime: Any, source: str, origin: str, lease: float) -> None:
             state.next_fetch = _next_publish(config, time.time())
         store.put_fetch_state(state)
         if store.changed():
-            labels = getattr(config, "by_tag", False) or getattr(config, "by_author", False)
+            labels = config.by_tag or config.by_author
             affected = [*definition.feeds, *([SITE] if labels else [])]
             raise_generations(conn, affected, config.cluster.render_delay)
         store.commit()
