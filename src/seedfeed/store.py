@@ -34,7 +34,13 @@ from .model import Entry
 SCHEMA_VERSION = 4
 STATE_FILE = "state.sqlite3"
 
-_SCHEMA = """
+# A file modified within this long of being scanned may change again in the same mtime
+# tick without changing size ("racy git"); such a file is re-hashed on the next run.
+RACY_NS = 2_000_000_000
+# The seeds whose stamp (size, mtime) proves them unchanged (``SeedStat.is_clean``).
+_STAMPED = f"problem IS NULL AND scanned_ns - mtime_ns > {RACY_NS}"
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seeds (
     path        TEXT PRIMARY KEY,  -- relative to the seeds folder, '/'-separated
@@ -143,20 +149,15 @@ CREATE TABLE IF NOT EXISTS robots (
 -- pay nothing). It is written again by a commit that changed no stamp (schema 4).
 CREATE TABLE IF NOT EXISTS seed_stamps (
     one  INTEGER PRIMARY KEY CHECK (one = 1),
-    data BLOB NOT NULL  -- marshal of {path: seed_stamp(size, mtime_ns)}
+    data BLOB NOT NULL  -- CRC-32, then marshal of {{path: seed_stamp(size, mtime_ns)}}
 );
-CREATE INDEX IF NOT EXISTS seeds_unstamped ON seeds (path)
-WHERE NOT (problem IS NULL AND scanned_ns - mtime_ns > 2000000000);
+CREATE INDEX IF NOT EXISTS seeds_unstamped ON seeds (path) WHERE NOT ({_STAMPED});
 CREATE TRIGGER IF NOT EXISTS seeds_restated
 AFTER UPDATE OF path, size, mtime_ns, scanned_ns, problem ON seeds
 BEGIN DELETE FROM seed_stamps; END;
 CREATE TRIGGER IF NOT EXISTS seeds_gone AFTER DELETE ON seeds
 BEGIN DELETE FROM seed_stamps; END;
 """
-
-# A file modified within this long of being scanned may change again in the same mtime
-# tick without changing size ("racy git"); such a file is re-hashed on the next run.
-RACY_NS = 2_000_000_000
 
 
 class StoreError(SeedfeedError):
@@ -538,8 +539,6 @@ class StateStore(Protocol):
 # --- SQLite ----------------------------------------------------------------------------------
 
 _STAT_COLUMNS = "path, size, mtime_ns, scanned_ns, problem"
-# The seeds whose stamp (size, mtime) proves them unchanged (``SeedStat.is_clean``).
-_STAMPED = f"problem IS NULL AND scanned_ns - mtime_ns > {RACY_NS}"
 _MARSHAL_VERSION = 4
 
 
