@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -337,6 +338,18 @@ def seedfeed(*args: str, check: bool = True, env: dict[str, str] | None = None) 
     if check and result.returncode != 0:
         raise AssertionError(f"seedfeed {' '.join(args)}: {result.returncode}\n{result.stderr}")
     return result
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path, database: str) -> Iterator[Cluster]:
+    """``seedfeed cluster init`` for the project at ``root``; every worker it starts is
+    stopped on the way out."""
+    cluster = Cluster(root, database)
+    cluster.init()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 class Cluster:

@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from cluster_helpers import Cluster, OriginProcess, outputs, seedfeed, write_project
+from cluster_helpers import (
+    Cluster,
+    OriginProcess,
+    outputs,
+    running_cluster,
+    seedfeed,
+    write_project,
+)
 from pg_fixture import PgServer, postgres  # noqa: F401  # the session's PostgreSQL server
 
 pytestmark = pytest.mark.slow  # every test here starts processes
@@ -101,9 +108,7 @@ def test_three_workers_fetch_each_source_once_per_period_and_publish_as_one_mach
             tmp_path / "cluster", origin, database=database, host_interval=HOST_INTERVAL
         )
         single = write_project(tmp_path / "single", origin, database=None)
-        cluster = Cluster(root, database)
-        cluster.init()
-        try:
+        with running_cluster(root, database) as cluster:
             for name in ("w1", "w2", "w3"):
                 cluster.start(name, "--concurrency", "8")
             # First period: every source is new, so due at once.
@@ -132,8 +137,6 @@ def test_three_workers_fetch_each_source_once_per_period_and_publish_as_one_mach
             seedfeed("publish", "-c", str(single))
             assert outputs(root / "feeds") == outputs(single / "feeds")
             assert all(process.poll() is None for process in cluster.workers.values())
-        finally:
-            cluster.stop()
         for name in cluster.workers:
             assert cluster.workers[name].returncode == 0, cluster.log(name)[-2000:]
 
@@ -143,10 +146,8 @@ def test_a_worker_killed_mid_fetch_loses_nothing(database: str, tmp_path: Path) 
     with OriginProcess(HOSTS, sources, tmp_path) as origin:
         root = write_project(tmp_path / "cluster", origin, database=database, heartbeat=1)
         single = write_project(tmp_path / "single", origin, database=None)
-        cluster = Cluster(root, database)
-        cluster.init()
         origin.call("/delay?seconds=0.3")  # requests in flight when the worker dies
-        try:
+        with running_cluster(root, database) as cluster:
             victim = cluster.start("victim", "--concurrency", "16")
             deadline = time.monotonic() + 120
             while cluster.progress()["fetched"] < 10:
@@ -173,8 +174,6 @@ def test_a_worker_killed_mid_fetch_loses_nothing(database: str, tmp_path: Path) 
             origin.call("/delay?seconds=0")
             seedfeed("publish", "-c", str(single))
             assert outputs(root / "feeds") == outputs(single / "feeds")
-        finally:
-            cluster.stop()
 
 
 def test_workers_outlive_a_postgresql_restart(
@@ -185,10 +184,8 @@ def test_workers_outlive_a_postgresql_restart(
     sources = 100
     with OriginProcess(HOSTS, sources, tmp_path) as origin:
         root = write_project(tmp_path / "cluster", origin, database=database, heartbeat=1)
-        cluster = Cluster(root, database)
-        cluster.init()
         origin.call("/delay?seconds=0.2")
-        try:
+        with running_cluster(root, database) as cluster:
             for name in ("w1", "w2"):
                 cluster.start(name, "--concurrency", "8")
             deadline = time.monotonic() + 120
@@ -204,16 +201,12 @@ def test_workers_outlive_a_postgresql_restart(
                 "SELECT count(*), count(DISTINCT (source, id)) FROM web_entries"
             )
             assert entries == (3 * sources, 3 * sources)
-        finally:
-            cluster.stop()
 
 
 def test_a_worker_name_runs_once(database: str, tmp_path: Path) -> None:
     with OriginProcess(HOSTS, 3, tmp_path) as origin:
         root = write_project(tmp_path / "cluster", origin, database=database)
-        cluster = Cluster(root, database)
-        cluster.init()
-        try:
+        with running_cluster(root, database) as cluster:
             first = cluster.start("same")
             cluster.wait_until_done(3)
             second = seedfeed("worker", "-c", str(root), "--name", "same", check=False)
@@ -228,8 +221,6 @@ def test_a_worker_name_runs_once(database: str, tmp_path: Path) -> None:
                 assert again.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
             assert again.poll() is None
-        finally:
-            cluster.stop()
         assert again.returncode == 0
 
 
@@ -241,9 +232,7 @@ def test_status_of_a_cluster_and_the_hub_told(
         root = write_project(tmp_path / "cluster", origin, database=database)
         with (root / "config.toml").open("a") as config:
             config.write(f'\n[websub]\nhub = "{httpserver.url_for("/hub")}"\n')
-        cluster = Cluster(root, database)
-        cluster.init()
-        try:
+        with running_cluster(root, database) as cluster:
             cluster.start("w1")
             cluster.wait_until_done(5)
             data = json.loads(seedfeed("status", "-c", str(root), "--json").stdout)
@@ -261,8 +250,6 @@ def test_status_of_a_cluster_and_the_hub_told(
             }
             assert "http://feeds.example.org/all.atom.xml" in told
             assert "http://feeds.example.org/h0.rss.xml" in told
-        finally:
-            cluster.stop()
 
 
 def test_a_stopped_worker_finishes_its_jobs(database: str, tmp_path: Path) -> None:
@@ -289,9 +276,7 @@ def test_a_source_failing_on_a_bug_does_not_hold_back_its_job(
     cannot read) is logged, and the others in its job are fetched all the same."""
     with OriginProcess(1, 3, tmp_path) as origin:  # one host: one job for all three
         root = write_project(tmp_path / "cluster", origin, database=database)
-        cluster = Cluster(root, database)
-        cluster.init()
-        try:
+        with running_cluster(root, database) as cluster:
             cluster.start("w1")
             cluster.wait_until_done(3)
             cluster.query("UPDATE source_defs SET definition = '{}' WHERE name = 's00000'")
@@ -310,8 +295,6 @@ def test_a_source_failing_on_a_bug_does_not_hold_back_its_job(
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
             assert "fetch failed" in cluster.log("w1")
-        finally:
-            cluster.stop()
 
 
 def test_a_sources_folder_missing_on_a_worker_forgets_nothing(
@@ -321,9 +304,7 @@ def test_a_sources_folder_missing_on_a_worker_forgets_nothing(
     entries stay (a source goes when its file does, from a folder that is there)."""
     with OriginProcess(HOSTS, 3, tmp_path) as origin:
         root = write_project(tmp_path / "cluster", origin, database=database)
-        cluster = Cluster(root, database)
-        cluster.init()
-        try:
+        with running_cluster(root, database) as cluster:
             cluster.start("w1")
             cluster.wait_until_done(3)
             before = cluster.query("SELECT count(*) FROM web_entries")
@@ -346,8 +327,6 @@ def test_a_sources_folder_missing_on_a_worker_forgets_nothing(
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
             assert cluster.query("SELECT count(*) FROM fetch_state") == [(2,)]
-        finally:
-            cluster.stop()
 
 
 def test_a_late_render_never_replaces_a_newer_one(database: str, tmp_path: Path) -> None:
@@ -368,13 +347,9 @@ def test_a_late_render_never_replaces_a_newer_one(database: str, tmp_path: Path)
 
     with OriginProcess(HOSTS, 3, tmp_path) as origin:
         root = write_project(tmp_path / "cluster", origin, database=database)
-        cluster = Cluster(root, database)
-        cluster.init()
-        try:
+        with running_cluster(root, database) as cluster:
             cluster.start("w1")
             cluster.wait_until_done(3)
-        finally:
-            cluster.stop()
     config = load_config(root)
     pool: ConnectionPool = ConnectionPool(
         database, kwargs={"options": "-c search_path=seedfeed,public"}, max_size=4, open=True
