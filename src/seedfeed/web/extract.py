@@ -31,9 +31,10 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import cache
 from html import escape
 from itertools import chain, islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -42,6 +43,9 @@ from lxml import etree
 from ..dates import parse_date
 from ..model import Article
 from ..normalize import safe_link
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Extractor
 
 _ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "reportagenewsarticle", "webpage"}
 _DROP = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form")
@@ -558,8 +562,11 @@ def _json_ld(root: lxml.html.HtmlElement) -> list[dict[str, Any]]:
     for script in root.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
             continue
+        text = script.text or ""
+        if "<!" in text or "]]>" in text or "-->" in text:  # else it cannot match: cheaper
+            text = _LD_WRAPPER.sub("", text)
         try:
-            data = json.loads(_LD_WRAPPER.sub("", script.text or ""))
+            data = json.loads(text)
         except (ValueError, RecursionError):
             continue
         _ld_walk(data, objects, 0)
@@ -667,10 +674,7 @@ def _extracted_html(
     # the trafilatura evaluation set (bench/bench_extract.py), with what is done after:
     # snippet F1 0.943 so, 0.946 without images at all (0.928 and 0.931 before the lead
     # and the cut ends).
-    document = trafilatura.bare_extraction(
-        root, output_format="html", include_comments=False, include_tables=True,
-        include_links=True, include_images=True, with_metadata=False,
-    )  # fmt: skip
+    document = trafilatura.bare_extraction(root, options=_trafilatura_options())
     if not isinstance(document, trafilatura.settings.Document) or document.body is None:
         return ""
     # Its own conversion to HTML, without the rest of extract(): a fingerprint of the
@@ -690,6 +694,19 @@ def _extracted_html(
     return _tidy_tree(body, base, title)
 
 
+@cache
+def _trafilatura_options() -> Extractor:
+    """trafilatura's settings for ``_extracted_html``, made once: built for each page
+    (a parse of its configuration) they cost 2 % of an extraction. It copies them
+    before changing any, so they can be shared."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(
+        output_format="html", comments=False, tables=True, links=True, images=True,
+        with_metadata=False,
+    )  # fmt: skip
+
+
 def _lead(
     root: lxml.html.HtmlElement,
     leads: Iterable[str],
@@ -700,7 +717,7 @@ def _lead(
     of the page that shows one of its declared descriptions (a standfirst, an intro or
     "teaser" above the article is often outside the container the extractor takes);
     ``None`` when the body has it already or no such block is shown."""
-    shown, heading = body.text_content(), _squash(title)
+    shown, heading = body.text_content().casefold(), _squash(title)
     probes = set()  # descriptions often differ only in where they are cut
     for description in leads:
         text = description.rstrip(".…").strip()
@@ -738,17 +755,31 @@ def _lead(
     return None
 
 
-def _starts_in(text: str, haystack: str) -> bool:
-    """Whether the first words of ``text`` (up to 60 characters) are in ``haystack``, in
-    that order, whatever the case, spaces and punctuation between them (typographic
-    quotes in one, straight ones in the other). A regular expression: folding a long
-    body character by character costs a millisecond."""
-    words = _WORD.findall(text[: _LEAD_PROBE_CHARS * 2])
+def _starts_in(text: str, folded: str) -> bool:
+    """Whether the first words of ``text`` (up to 60 characters) are in the text whose
+    ``casefold()`` is ``folded``, in that order, whatever the case, spaces and punctuation
+    between them (typographic quotes in one, straight ones in the other). Word by word
+    from each place the first word is: a regular expression of the words, compiled for
+    each page, cost more than the rest of the lead's search."""
+    words = [word.casefold() for word in _WORD.findall(text[: _LEAD_PROBE_CHARS * 2])]
     if not words:
         return False
-    return re.search(r"\W*".join(map(re.escape, words)), haystack, re.IGNORECASE) is not None
+    start = folded.find(words[0])
+    while start >= 0:
+        end = start + len(words[0])
+        for word in words[1:]:
+            gap = _NOT_WORDS.match(folded, end)
+            end = gap.end() if gap else end
+            if not folded.startswith(word, end):
+                break
+            end += len(word)
+        else:
+            return True
+        start = folded.find(words[0], start + 1)
+    return False
 
 
+_NOT_WORDS = re.compile(r"\W*")  # matches everywhere, if only the empty string
 _WORD = re.compile(r"[^\W_]+")
 
 
