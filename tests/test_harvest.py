@@ -392,9 +392,15 @@ def test_enriched_date_survives_an_edit(tmp_path: Path, httpserver: HTTPServer) 
     assert parse_feed(feed).entries[0].published.startswith("2020-09-13")
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["here", "in-workers"])
 def test_a_page_named_by_two_sources_is_fetched_once(
-    tmp_path: Path, httpserver: HTTPServer
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
+    if workers:  # pages read in worker processes, as a large first run reads them
+        from seedfeed import harvest
+
+        monkeypatch.setattr(harvest, "PARALLEL_PAGES", 2)
+        monkeypatch.setattr(harvest, "parse_workers", lambda: workers)
     links = "".join(f"<h2><a href='/s{i}'>Story {i}</a></h2>" for i in range(3))
     httpserver.expect_request("/list").respond_with_data(
         f"<html><body><main>{links}</main></body></html>", content_type="text/html"
@@ -407,15 +413,16 @@ def test_a_page_named_by_two_sources_is_fetched_once(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>',
         content_type="application/rss+xml",
     )
-    for i in range(3):
+    for i in range(3):  # story 0 names no author
         httpserver.expect_request(f"/s{i}").respond_with_data(
-            page(f"Story {i}", f"Text {i}."), content_type="text/html"
+            page(f"Story {i}", f"Text {i}.", author="" if i == 0 else "Ann Lee"),
+            content_type="text/html",
         )
     config = project(
         tmp_path,
         {
             "listing.toml": f'url = "{httpserver.url_for("/list")}"\nkind = "listing"\n'
-            'feed = "listing"\n',
+            'feed = "listing"\nauthor = "City desk"\n',
             "feed.toml": f'url = "{httpserver.url_for("/feed.xml")}"\nkind = "feed"\n'
             'full_text = true\nfeed = "full"\n',
         },
@@ -427,12 +434,27 @@ def test_a_page_named_by_two_sources_is_fetched_once(
             e.title for e in parse_feed(tmp_path / "feeds" / f"{feed}.atom.xml").entries
         )
         assert titles == ["Story 0", "Story 1", "Story 2"]
+    # Read once, but each source's default author goes only where the page names none.
+    authors = {
+        feed: {
+            e.title: e.get("author")
+            for e in parse_feed(tmp_path / "feeds" / f"{feed}.atom.xml").entries
+        }
+        for feed in ("listing", "full")
+    }
+    assert authors["listing"] == {
+        "Story 0": "City desk",
+        "Story 1": "Ann Lee",
+        "Story 2": "Ann Lee",
+    }
+    assert authors["full"] == {"Story 0": None, "Story 1": "Ann Lee", "Story 2": "Ann Lee"}
 
 
 def test_parallel_and_serial_extraction_give_the_same_articles(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from seedfeed import harvest
+    from seedfeed.normalize import to_entry
     from seedfeed.web.fetch import FetchResult, Validators
 
     def result(i: int) -> tuple[str, FetchResult]:
@@ -442,15 +464,19 @@ def test_parallel_and_serial_extraction_give_the_same_articles(
                                 Validators(None, None), None)  # fmt: skip
 
     fetched = [result(i) for i in range(6)]
+    first_seen = datetime(2026, 1, 2, tzinfo=UTC)
     monkeypatch.setattr(harvest, "PARALLEL_PAGES", 1000)
-    with harvest._extractors(len(fetched)) as extract:
-        serial = list(extract(fetched))
+    with harvest._readers(len(fetched), first_seen) as read:
+        serial = list(read(fetched))
     monkeypatch.setattr(harvest, "PARALLEL_PAGES", 2)
     monkeypatch.setattr(harvest, "parse_workers", lambda: 2)
-    with harvest._extractors(len(fetched)) as extract:
-        parallel = list(extract(fetched))
+    with harvest._readers(len(fetched), first_seen) as read:
+        parallel = list(read(fetched))
     assert parallel == serial
-    assert [article.title for _, article in serial if article] == [f"Story {i}" for i in range(6)]
+    pages = [page for _, page in serial if page]
+    assert [article.title for article, _ in pages] == [f"Story {i}" for i in range(6)]
+    # The entry is the article normalized as first seen then.
+    assert [entry for _, entry in pages] == [to_entry(a, first_seen)[0] for a, _ in pages]
 
 
 def test_extraction_past_its_budget_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:

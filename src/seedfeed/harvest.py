@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from .budget import PARSE_SECONDS, BudgetExceeded, time_limit
 from .config import Config
@@ -298,23 +299,25 @@ def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots 
     store, run, now = ctx.store, ctx.run, ctx.now
     if jobs:
         ctx.tick("reading article pages", 0, len(jobs))
-    with _extractors(len(jobs)) as extract:
-        for done, (url, article) in enumerate(extract(fetched()), 1):
+    with _readers(len(jobs), from_timestamp(now)) as read:
+        for done, (url, page) in enumerate(read(fetched()), 1):
             ctx.tick("reading article pages", done, len(jobs))
             run.pages += 1
             for source in pages[url]:
                 if (source.name, url) in ctx.unread:
                     store.drop_pending_page(source.name, url)
-            if article is None:
+            if page is None:
                 ctx.warn(url, f"took more than {PARSE_SECONDS:g} s to extract; not published")
                 continue
+            article, entry = page
             if not (article.title or article.content_html.strip()):
                 ctx.warn(url, "page with no title and no text; not published")
                 continue
             for source in pages[url]:
                 # Kept under the link as announced: a redirect must not make it look new.
                 # A copy each: _save sets the source's default author.
-                _save(source, replace(article, authors=list(article.authors)), url, store, run, now)
+                copy = replace(article, authors=list(article.authors))
+                _save(source, copy, url, store, run, now, entry)
 
 
 def _unread(url: str, error: FetchError, announcers: list[Source], ctx: _PageRun) -> None:
@@ -359,17 +362,21 @@ def _unread(url: str, error: FetchError, announcers: list[Source], ctx: _PageRun
 
 # Below this many pages, starting worker processes costs more than it saves.
 PARALLEL_PAGES = 64
-_Extract = Callable[[Iterable[tuple[str, FetchResult]]], Iterator[tuple[str, Article | None]]]
+_Page = tuple[Article, Entry]
+_Read = Callable[[Iterable[tuple[str, FetchResult]]], Iterator[tuple[str, _Page | None]]]
 
 
 @contextmanager
-def _extractors(pages: int) -> Iterator[_Extract]:
-    """A function from fetched pages to their articles, in the same order: here, or in
-    the seed scan's kind of worker processes when there are ``PARALLEL_PAGES`` or more.
-    Both run ``extract_page`` on every page: the results are the same."""
+def _readers(pages: int, first_seen: datetime) -> Iterator[_Read]:
+    """A function from fetched pages to their articles and entries (``read_page``), in
+    the same order: here, or in the seed scan's kind of worker processes when there are
+    ``PARALLEL_PAGES`` or more. Both run ``read_page`` on every page: the results are the
+    same."""
     workers = parse_workers()
     if pages < PARALLEL_PAGES or workers < 2:
-        yield lambda fetched: ((url, extract_page(r.text, r.final_url)) for url, r in fetched)
+        yield lambda fetched: (
+            (url, read_page(r.text, r.final_url, first_seen)) for url, r in fetched
+        )
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
@@ -378,13 +385,12 @@ def _extractors(pages: int) -> Iterator[_Extract]:
         for started in [pool.submit(_ready) for _ in range(workers)]:
             started.result()
 
-        def extract(
-            fetched: Iterable[tuple[str, FetchResult]],
-        ) -> Iterator[tuple[str, Article | None]]:
+        def read(fetched: Iterable[tuple[str, FetchResult]]) -> Iterator[tuple[str, _Page | None]]:
             # A bounded window in flight keeps memory flat; results come back in order.
-            pending: deque[tuple[str, Future[Article | None]]] = deque()
+            pending: deque[tuple[str, Future[_Page | None]]] = deque()
             for url, result in fetched:
-                pending.append((url, pool.submit(extract_page, result.text, result.final_url)))
+                job = pool.submit(read_page, result.text, result.final_url, first_seen)
+                pending.append((url, job))
                 while pending and (pending[0][1].done() or len(pending) > 4 * workers):
                     url, future = pending.popleft()
                     yield url, future.result()
@@ -392,11 +398,21 @@ def _extractors(pages: int) -> Iterator[_Extract]:
                 url, future = pending.popleft()
                 yield url, future.result()
 
-        yield extract
+        yield read
 
 
 def _ready() -> None:
     """A job that only makes a worker start."""
+
+
+def read_page(text: str, url: str, first_seen: datetime) -> _Page | None:
+    """The article of the page ``text`` fetched from ``url`` (``extract_page``) and its
+    entry, normalized as first seen at ``first_seen``: both in the worker, where there
+    are workers, since sanitizing a body costs about as much as fetching it."""
+    article = extract_page(text, url)
+    if article is None:
+        return None
+    return article, to_entry(article, first_seen)[0]
 
 
 def extract_page(text: str, url: str, origin: str = "") -> Article | None:
@@ -566,13 +582,23 @@ def _read_document(
 
 
 def _save(
-    source: Source, article: Article, url: str, store: StateStore, run: SourceRun, now: float
+    source: Source,
+    article: Article,
+    url: str,
+    store: StateStore,
+    run: SourceRun,
+    now: float,
+    entry: Entry | None = None,
 ) -> None:
-    """Normalize ``article`` and keep it; an unchanged entry is left exactly as it was."""
+    """Normalize ``article`` and keep it; an unchanged entry is left exactly as it was.
+    ``entry``: the article normalized already (``read_page``), for a source that adds no
+    author to it."""
+    when = from_timestamp(now)
     if source.author and not article.authors:
         article.authors = [source.author]
-    when = from_timestamp(now)
-    entry, _warnings = to_entry(article, when)
+        entry = None  # normalized again, with the author
+    if entry is None:
+        entry, _warnings = to_entry(article, when)
     old = store.web_entry(source.name, entry.id)
     if entry.published > when:
         # A page dated in the future would sit atop every feed until then: it is dated
