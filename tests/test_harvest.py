@@ -479,6 +479,59 @@ def test_parallel_and_serial_extraction_give_the_same_articles(
     assert [entry for _, entry in pages] == [to_entry(a, first_seen)[0] for a, _ in pages]
 
 
+def test_workers_start_ahead_only_for_a_first_read_of_many_pages() -> None:
+    from seedfeed.harvest import PARALLEL_PAGES, _many_pages_ahead
+    from seedfeed.sources import Source
+    from seedfeed.store import FetchState
+
+    def due(kind: str, limit: int, read_before: bool, full_text: bool = False) -> tuple:
+        source = Source(kind, Path(f"{kind}.toml"), ("https://ex.org/",), kind=kind,
+                        limit=limit, full_text=full_text)  # fmt: skip
+        state = FetchState(kind, "https://ex.org/", last_success=1 if read_before else None)
+        return source, state
+
+    many = PARALLEL_PAGES
+    assert _many_pages_ahead([due("listing", many, read_before=False)])
+    assert _many_pages_ahead([due("feed", many, read_before=False, full_text=True)])
+    assert _many_pages_ahead([due("listing", many // 2, False), due("listing", many // 2, False)])
+    assert not _many_pages_ahead([due("listing", many, read_before=True)])  # only what is new
+    assert not _many_pages_ahead([due("feed", many, read_before=False)])  # entries, no pages
+    assert not _many_pages_ahead([due("article", many, read_before=False)])
+    assert not _many_pages_ahead([due("listing", many - 1, read_before=False)])
+
+
+def test_workers_started_ahead_read_the_pages(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedfeed import harvest
+
+    monkeypatch.setattr(harvest, "parse_workers", lambda: 2)
+    started = []
+    pool = harvest._pool
+
+    def spy(*, start: bool):  # type: ignore[no-untyped-def]
+        started.append(start)
+        return pool(start=start)
+
+    monkeypatch.setattr(harvest, "_pool", spy)
+    links = "".join(f"<h2><a href='/s{i}'>Story {i}</a></h2>" for i in range(3))
+    httpserver.expect_request("/list").respond_with_data(
+        f"<html><body><main>{links}</main></body></html>", content_type="text/html"
+    )
+    for i in range(3):
+        httpserver.expect_request(f"/s{i}").respond_with_data(
+            page(f"Story {i}", f"Text {i}."), content_type="text/html"
+        )
+    listing = f'url = "{httpserver.url_for("/list")}"\nkind = "listing"\nlimit = 100\n'
+    config = project(tmp_path, {"listing.toml": listing})
+    run_publish(config)
+    assert started == [True]  # never read, up to 100 pages: workers from the start
+    titles = sorted(e.title for e in parse_feed(tmp_path / "feeds" / "all.atom.xml").entries)
+    assert titles == ["Story 0", "Story 1", "Story 2"]
+    run_publish(config)  # read before: a listing announces only what is new
+    assert len(started) > 1 and True not in started[1:]
+
+
 def test_extraction_past_its_budget_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     from seedfeed import harvest
     from seedfeed.budget import BudgetExceeded

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -99,7 +99,10 @@ def refresh_sources(
     ]
     warned: set[str] = set()
     if due or retry:
-        with _using(fetcher, config) as client:
+        # The workers, when a first run is about to read many pages, start now: they get
+        # ready while the listings are fetched, before the fetcher's threads exist.
+        many = _many_pages_ahead(due)
+        with _pool(start=many) as pool, _using(fetcher, config) as client:
             robots = Robots(client, store, now) if config.fetch.robots else None
             if robots is not None:
                 robots.prepare(state.url for _source, state in due)
@@ -113,7 +116,7 @@ def refresh_sources(
                 announcers = pages.setdefault(page.url, [])
                 if enabled[page.source] not in announcers:
                     announcers.append(enabled[page.source])
-            pages_run = _PageRun(store, unread, run, now, warn, warned, tick)
+            pages_run = _PageRun(store, unread, run, now, warn, warned, tick, pool)
             _fetch_pages(client, pages, pages_run, robots)
     for source in sources:
         store.prune_web(source.name, KEEP_PER_SOURCE)
@@ -271,6 +274,7 @@ class _PageRun:
     warn: Warn
     warned: set[str]  # pages this run warned about (not in the standing line)
     tick: Tick
+    pool: ProcessPoolExecutor | None = None  # workers started ahead (_many_pages_ahead)
 
 
 def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots | None) -> None:
@@ -299,7 +303,7 @@ def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots 
     store, run, now = ctx.store, ctx.run, ctx.now
     if jobs:
         ctx.tick("reading article pages", 0, len(jobs))
-    with _readers(len(jobs), from_timestamp(now)) as read:
+    with _readers(len(jobs), from_timestamp(now), ctx.pool) as read:
         for done, (url, page) in enumerate(read(fetched()), 1):
             ctx.tick("reading article pages", done, len(jobs))
             run.pages += 1
@@ -366,17 +370,26 @@ _Page = tuple[Article, Entry]
 _Read = Callable[[Iterable[tuple[str, FetchResult]]], Iterator[tuple[str, _Page | None]]]
 
 
+def _many_pages_ahead(due: list[tuple[Source, FetchState]]) -> bool:
+    """Whether the run may well read ``PARALLEL_PAGES`` article pages or more: the
+    sources never read before that announce pages (listings, feeds read in full) may
+    announce up to their ``limit`` each. A source read before announces only what is new."""
+    ahead = sum(
+        source.limit
+        for source, state in due
+        if state.last_success is None
+        and (source.kind == "listing" or (source.kind == "feed" and source.full_text))
+    )
+    return ahead >= PARALLEL_PAGES
+
+
 @contextmanager
-def _readers(pages: int, first_seen: datetime) -> Iterator[_Read]:
-    """A function from fetched pages to their articles and entries (``read_page``), in
-    the same order: here, or in the seed scan's kind of worker processes when there are
-    ``PARALLEL_PAGES`` or more. Both run ``read_page`` on every page: the results are the
-    same."""
+def _pool(*, start: bool) -> Iterator[ProcessPoolExecutor | None]:
+    """The seed scan's kind of worker processes, ready, when ``start`` and this system
+    forks; else ``None``."""
     workers = parse_workers()
-    if pages < PARALLEL_PAGES or workers < 2:
-        yield lambda fetched: (
-            (url, read_page(r.text, r.final_url, first_seen)) for url, r in fetched
-        )
+    if not start or workers < 2:
+        yield None
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
@@ -384,6 +397,28 @@ def _readers(pages: int, first_seen: datetime) -> Iterator[_Read]:
         # them holds a lock (logging's, say) would wait for it forever.
         for started in [pool.submit(_ready) for _ in range(workers)]:
             started.result()
+        for _ in range(workers):  # not waited for: they import while pages are fetched
+            pool.submit(_warm)
+        yield pool
+
+
+@contextmanager
+def _readers(
+    pages: int, first_seen: datetime, pool: ProcessPoolExecutor | None = None
+) -> Iterator[_Read]:
+    """A function from fetched pages to their articles and entries (``read_page``), in
+    the same order: in ``pool``; else in workers started now when there are
+    ``PARALLEL_PAGES`` or more; else here. Each runs ``read_page`` on every page: the
+    results are the same."""
+    with ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(_pool(start=pages >= PARALLEL_PAGES))
+        if pool is None:
+            yield lambda fetched: (
+                (url, read_page(r.text, r.final_url, first_seen)) for url, r in fetched
+            )
+            return
+        window = 4 * parse_workers()
 
         def read(fetched: Iterable[tuple[str, FetchResult]]) -> Iterator[tuple[str, _Page | None]]:
             # A bounded window in flight keeps memory flat; results come back in order.
@@ -391,7 +426,7 @@ def _readers(pages: int, first_seen: datetime) -> Iterator[_Read]:
             for url, result in fetched:
                 job = pool.submit(read_page, result.text, result.final_url, first_seen)
                 pending.append((url, job))
-                while pending and (pending[0][1].done() or len(pending) > 4 * workers):
+                while pending and (pending[0][1].done() or len(pending) > window):
                     url, future = pending.popleft()
                     yield url, future.result()
             while pending:
@@ -403,6 +438,14 @@ def _readers(pages: int, first_seen: datetime) -> Iterator[_Read]:
 
 def _ready() -> None:
     """A job that only makes a worker start."""
+
+
+def _warm() -> None:
+    """A job that imports what ``read_page`` needs (the extractor and trafilatura, which
+    it imports lazily), so that the first page read does not wait for it."""
+    import trafilatura  # noqa: F401
+
+    from .web import extract  # noqa: F401
 
 
 def read_page(text: str, url: str, first_seen: datetime) -> _Page | None:
