@@ -59,8 +59,9 @@ SEEDFEED = Path(sys.executable).parent / "seedfeed"
 SITE = "The Bench Gazette"
 BASE_TIME = datetime(2025, 1, 6, 7, 0, tzinfo=UTC)  # article i is dated i hours before
 
-# The targets, checked at the end (for the default 1,000 pages).
-FIRST_RUN_PAGES_PER_S = 50.0
+# The targets, checked at the end (for the default 1,000 pages). The first run's is the
+# issue "real pages" target on 2 cores.
+FIRST_RUN_PAGES_PER_S = 250.0
 SECOND_RUN_SECONDS = 2.0
 EXTRACT_P95_MS = 30.0
 PEAK_RSS_MB = 300.0
