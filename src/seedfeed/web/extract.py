@@ -657,6 +657,10 @@ def _extracted_html(
     import trafilatura  # lazily: seed-only runs never need it
 
     _cut_consent(root)
+    # What it removes first thing anyway: its copies of the tree (its own and
+    # readability's) cost less without them.
+    for element in list(root.iter("script", "style")):
+        element.drop_tree()
     # Neither a url nor a <base>: it would resolve links itself, "java\tscript:" and ""
     # among them. _tidy checks each link, then resolves it against base (which took a
     # valid <base href> into account).
