@@ -245,3 +245,28 @@ def test_canonical_url_structured(scheme: str, host: str, rest: str) -> None:
     assert scheme.lower() in ("http", "https")
     assert result.startswith(f"{scheme.lower()}://")
     assert urlsplit(result).hostname
+
+
+# Links shaped to reach every branch of the plain-link match: odd hosts and separators,
+# ports, users, brackets, trailing dots, fragments before queries, whitespace, non-ASCII.
+_PLAIN_PIECES = [
+    "http", "HTTPS", "hTtp", "://", "/", "?", "#", "&", "=", ":", "@", ".", "-", "[", "]",
+    "%2B", "+", " ", "utm_source=x", "ref=rss", "a", "Z", "9", "\u00e9", "\u3000", "\t",
+    ":80", ":443", "ex.com", "EX.COM.",
+]  # fmt: skip
+plain_ish = st.builds(
+    "".join,
+    st.lists(st.one_of(st.sampled_from(_PLAIN_PIECES), st.characters(codec="utf-8")), max_size=16),
+)
+
+
+@FAST
+@given(url=st.one_of(plain_ish, plain_ish.map(lambda rest: "https://" + rest), links))
+def test_plain_link_match_is_urllibs_reading(url: str) -> None:
+    # The fast path of canonical_url must give what urllib's reading gives, or step aside.
+    from seedfeed.normalize import _parsed_canonical, _plain_canonical
+
+    plain = _plain_canonical(url)
+    if plain is None:
+        return
+    assert plain == _parsed_canonical(url)
