@@ -118,8 +118,10 @@ def scan_seeds(
     store.forget_seeds(chain(stamps, others))
     store.settle(scanned_ns // 1_000_000_000)
     # Duplicates are said when they are read (`check` reads all); the others are counted.
+    # A first run read every seed the store has: it asks about all of them at once,
+    # without passing 10,000 ids to the store (three times the cost of the query).
     said = 0
-    for duplicate in store.duplicates(read_ids):
+    for duplicate in store.duplicates(None if not known else read_ids):
         if duplicate.scanned_ns == scanned_ns:
             report.warn(duplicate.path, f"same article as {duplicate.first}; published once")
             said += 1
