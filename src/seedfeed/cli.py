@@ -9,6 +9,7 @@ become exit codes in one place, ``_Group.invoke``.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -195,6 +196,11 @@ def _load(config_path: Path | None) -> Config:
 def _run(config: Config, *, dry_run: bool, refresh: bool | Collection[str] = False) -> Report:
     from .pipeline import describe_failure, publish
 
+    # One run, then the process ends: what is loaded by now (modules, classes, the
+    # config) lives until then, so the cyclic collector need not look at it again,
+    # neither here nor in forked parse workers, nor in the collections at exit. (Not
+    # in the daemon, which publishes again and again: this is the command's choice.)
+    gc.freeze()
     try:
         with _progress() as progress:
             return publish(config, dry_run=dry_run, progress=progress, refresh=refresh)
