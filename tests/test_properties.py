@@ -270,3 +270,35 @@ def test_plain_link_match_is_urllibs_reading(url: str) -> None:
     if plain is None:
         return
     assert plain == _parsed_canonical(url)
+
+
+def _blocks_by_lines(text: str, start: int, stop: int) -> list[tuple[int, list[str]]]:
+    """What seeds._blocks means, line by line: runs of lines (ended by LF only) that
+    have text once stripped, with the offset of each run's first line."""
+    blocks: list[tuple[int, list[str]]] = []
+    block: list[str] = []
+    block_at = at = start
+    for raw in text[start:stop].split("\n"):
+        if line := raw.strip():
+            if not block:
+                block_at = at
+            block.append(line)
+        elif block:
+            blocks.append((block_at, block))
+            block = []
+        at += len(raw) + 1
+    if block:
+        blocks.append((block_at, block))
+    return blocks
+
+
+@FAST
+@given(text=seed_text, cut=st.tuples(st.integers(0, 400), st.integers(0, 400)))
+def test_blocks_are_the_runs_of_lines_with_text(text: str, cut: tuple[int, int]) -> None:
+    from seedfeed.seeds import _blocks
+
+    text = text.replace("\r", "\n")  # (parse_clipped ends lines with LF only)
+    start, stop = min(cut[0], len(text)), min(max(cut), len(text))
+    # A block starts at a line's start: offsets as parse_clipped gives them.
+    start = text.rfind("\n", 0, start) + 1 if start else 0
+    assert list(_blocks(text, start, stop)) == _blocks_by_lines(text, start, stop)
