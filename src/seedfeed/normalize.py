@@ -329,18 +329,25 @@ def identify(article: Article, first_seen: datetime) -> tuple[Identity, list[str
         title = shorten(title, MAX_TITLE)
     published = article.published or first_seen
     updated = max(article.updated or published, published)
-    authors = tuple(dict.fromkeys(a for a in map(clean_text, article.authors) if a))
-    tags = tuple(dict.fromkeys(t for t in map(clean_text, article.tags) if t))
     identity = Identity(
         entry_id(link, article.origin),
         title,
         link,
         published,
         updated,
-        tuple(shorten(a, 100) for a in authors[:MAX_AUTHORS]),
-        tuple(shorten(t, 100) for t in tags[:MAX_TAGS]),
+        _labels(article.authors, MAX_AUTHORS),
+        _labels(article.tags, MAX_TAGS),
     )
     return identity, warnings
+
+
+def _labels(names: list[str], most: int) -> tuple[str, ...]:
+    """Authors or tags: cleaned, without empty ones and repeats, at most ``most``, each
+    cut to 100 characters."""
+    if not names:  # (most seeds have no tags: no comprehension to run)
+        return ()
+    kept = list(dict.fromkeys([name for name in map(clean_text, names) if name]))[:most]
+    return tuple([shorten(name, 100) for name in kept])
 
 
 def to_entry(article: Article, first_seen: datetime) -> tuple[Entry, list[str]]:
