@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from itertools import chain, islice
@@ -51,10 +52,18 @@ _CHUNK = 250
 
 
 def scan_seeds(
-    config: Config, report: Report, store: StateStore, *, whole: bool = False
+    config: Config,
+    report: Report,
+    store: StateStore,
+    *,
+    whole: bool = False,
+    beside: Callable[[], object] | None = None,
 ) -> SeedPaths:
     """Scan the seeds folder and bring the store up to date with what changed. With
-    ``whole`` (``check``) every changed seed is read whole, not only its head."""
+    ``whole`` (``check``) every changed seed is read whole, not only its head. When
+    worker processes parse, ``beside`` runs meanwhile in a thread of this process
+    (work of a later step, such as importing it, that would otherwise wait for the
+    scan to end; it must not touch the store)."""
     # Popped as files are found: what is left is gone.
     stamps, others = store.seed_stats()
     known = len(stamps) + len(others)
@@ -92,7 +101,9 @@ def scan_seeds(
     broken: list[BrokenSeed] = []
     unreadable: list[str] = []
     read_ids: list[str] = []
-    for outcome in refresh_all(stale(), config.publish.max_seed_bytes, scanned_ns, whole):
+    for outcome in refresh_all(
+        stale(), config.publish.max_seed_bytes, scanned_ns, whole, beside=beside
+    ):
         if not (report.parsed + report.unchanged) % 256:
             report.tick("reading seeds", report.parsed, None)
         for message in outcome.warnings:
@@ -192,10 +203,13 @@ def refresh_all(
     max_bytes: int,
     scanned_ns: int,
     whole: bool = False,
+    *,
+    beside: Callable[[], object] | None = None,
 ) -> Iterator[_Outcome]:
     """Re-read the stale seeds, in order; in worker processes when there are many.
 
     Both ways run ``refresh`` on every seed, in the same order: the results are the same.
+    With workers, ``beside`` runs in a thread of this process while they parse.
     """
     tasks = ((seed, record, max_bytes, scanned_ns, whole) for seed, record in stale)
     head = list(islice(tasks, PARALLEL_MIN))
@@ -217,6 +231,10 @@ def refresh_all(
             # through a Python call each way (a third of the parent's cost of a task).
             seeds = [(seed[:], record) for seed, record, *_settings in chunk]
             pending.append(pool.submit(_refresh_chunk, seeds, max_bytes, scanned_ns, whole))
+            if beside is not None:  # started once the workers are forked (a thread
+                # that runs during a fork leaves its locks held in the child)
+                threading.Thread(target=beside, name="seedfeed-beside").start()
+                beside = None
             if len(pending) > 2 * workers:
                 yield from pending.popleft().result()
         while pending:
