@@ -369,3 +369,31 @@ def test_the_readme_python_example_runs(tmp_path: Path) -> None:
         "Bridge reopens https://news.example.org/city/bridge-reopens",
     ]
     assert (project / "feeds" / "all.atom.xml").exists()
+
+
+# --- the collector of a one-run process --------------------------------------------------
+
+
+def test_the_command_tunes_its_own_collector_and_a_caller_keeps_its(tmp_path: Path) -> None:
+    import gc
+    import subprocess
+    import sys
+
+    config = make_project(tmp_path, SEEDS)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    assert invoke(["-q", "publish", "-c", str(config)]).exit_code == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before  # in-process: untouched
+    # The command's own process: what was loaded is frozen, collections are rarer.
+    said = (
+        "import atexit, gc; from seedfeed.cli import main;"
+        " atexit.register(lambda: print(gc.get_threshold()[0], gc.get_freeze_count() > 0));"
+        " main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", said, "-q", "publish", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["20000", "True"]

@@ -245,3 +245,60 @@ def test_canonical_url_structured(scheme: str, host: str, rest: str) -> None:
     assert scheme.lower() in ("http", "https")
     assert result.startswith(f"{scheme.lower()}://")
     assert urlsplit(result).hostname
+
+
+# Links shaped to reach every branch of the plain-link match: odd hosts and separators,
+# ports, users, brackets, trailing dots, fragments before queries, whitespace, non-ASCII.
+_PLAIN_PIECES = [
+    "http", "HTTPS", "hTtp", "://", "/", "?", "#", "&", "=", ":", "@", ".", "-", "[", "]",
+    "%2B", "+", " ", "utm_source=x", "ref=rss", "a", "Z", "9", "\u00e9", "\u3000", "\t",
+    ":80", ":443", "ex.com", "EX.COM.",
+]  # fmt: skip
+plain_ish = st.builds(
+    "".join,
+    st.lists(st.one_of(st.sampled_from(_PLAIN_PIECES), st.characters(codec="utf-8")), max_size=16),
+)
+
+
+@FAST
+@given(url=st.one_of(plain_ish, plain_ish.map(lambda rest: "https://" + rest), links))
+def test_plain_link_match_is_urllibs_reading(url: str) -> None:
+    # The fast path of canonical_url must give what urllib's reading gives, or step aside.
+    from seedfeed.normalize import _parsed_canonical, _plain_canonical
+
+    plain = _plain_canonical(url)
+    if plain is None:
+        return
+    assert plain == _parsed_canonical(url)
+
+
+def _blocks_by_lines(text: str, start: int, stop: int) -> list[tuple[int, list[str]]]:
+    """What seeds._blocks means, line by line: runs of lines (ended by LF only) that
+    have text once stripped, with the offset of each run's first line."""
+    blocks: list[tuple[int, list[str]]] = []
+    block: list[str] = []
+    block_at = at = start
+    for raw in text[start:stop].split("\n"):
+        if line := raw.strip():
+            if not block:
+                block_at = at
+            block.append(line)
+        elif block:
+            blocks.append((block_at, block))
+            block = []
+        at += len(raw) + 1
+    if block:
+        blocks.append((block_at, block))
+    return blocks
+
+
+@FAST
+@given(text=seed_text, cut=st.tuples(st.integers(0, 400), st.integers(0, 400)))
+def test_blocks_are_the_runs_of_lines_with_text(text: str, cut: tuple[int, int]) -> None:
+    from seedfeed.seeds import _blocks
+
+    text = text.replace("\r", "\n")  # (parse_clipped ends lines with LF only)
+    start, stop = min(cut[0], len(text)), min(max(cut), len(text))
+    # A block starts at a line's start: offsets as parse_clipped gives them.
+    start = text.rfind("\n", 0, start) + 1 if start else 0
+    assert list(_blocks(text, start, stop)) == _blocks_by_lines(text, start, stop)

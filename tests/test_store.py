@@ -133,6 +133,17 @@ def test_seed_records_round_trip(store: StateStore) -> None:
     assert seed_stamp(11, T0 * 1_000_000_000) != stats.stamps["a/b.txt"]
 
 
+def test_seed_blobs_and_flags_come_back_as_given(store: StateStore) -> None:
+    # An empty hash (an entry no feed showed yet) stays an empty blob, not NULL; the
+    # flag comes back false; bytes come back as bytes (SQLite binds them as bytearray).
+    record = seed("a.txt", "https://ex.org/a", T0, entry_hash=b"", digest=b"\x00\xff")
+    store.put_seeds([record])
+    again = store.seed("a.txt")
+    assert again == record
+    assert again is not None and type(again.digest) is bytes and again.entry_hash == b""
+    assert not again.dated
+
+
 def test_a_seed_record_pickles_as_itself() -> None:
     """Parse workers send records back pickled (by their values, see __reduce__)."""
     record = seed("a.txt", "https://ex.org/a", T0, authors=("Ann", "Bo"), tags=("x",))

@@ -626,3 +626,29 @@ def test_a_source_takes_its_entries_to_the_feeds_it_names_now(
     run_publish(config)
     assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["A seed"]
     assert atom_titles(tmp_path / "feeds" / "city.atom.xml") == ["City budget passes"]
+
+
+@pytest.mark.slow  # starts a process pool
+def test_beside_runs_in_a_thread_while_workers_parse_and_not_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedfeed.seeds import discover
+
+    monkeypatch.setattr(seedfeed.scan, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(seedfeed.scan, "_CHUNK", 5)
+    make_project(tmp_path, {f"{i:02}.txt": seed_text(f"Seed {i}") for i in range(30)})
+    stale = [(seed, None) for seed in discover(tmp_path / "seeds")]
+    for workers, expected in ((2, ["seedfeed-beside"]), (1, [])):
+        monkeypatch.setattr(seedfeed.scan, "parse_workers", lambda w=workers: w)
+        ran: list[str] = []
+
+        def beside(ran: list[str] = ran) -> None:
+            ran.append(threading.current_thread().name)
+
+        outcomes = list(seedfeed.scan.refresh_all(stale, 1 << 20, 0, beside=beside))
+        assert [o.rel for o in outcomes] == [seed.rel for seed, _ in stale]
+        assert all(o.record is not None for o in outcomes)
+        for thread in threading.enumerate():
+            if thread.name == "seedfeed-beside":
+                thread.join()
+        assert ran == expected

@@ -9,6 +9,7 @@ become exit codes in one place, ``_Group.invoke``.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -195,6 +196,8 @@ def _load(config_path: Path | None) -> Config:
 def _run(config: Config, *, dry_run: bool, refresh: bool | Collection[str] = False) -> Report:
     from .pipeline import describe_failure, publish
 
+    if _own_process:
+        _one_run_gc()
     try:
         with _progress() as progress:
             return publish(config, dry_run=dry_run, progress=progress, refresh=refresh)
@@ -596,6 +599,26 @@ def _cluster_commands() -> None:
 _cluster_commands()
 
 
+# True when this process is the command (``main``), not a caller of ``cli`` (tests).
+_own_process = False
+
+
+def _one_run_gc() -> None:
+    """Tune the cyclic collector for a process that runs one publish (or check) and
+    ends; the tuning is the process's, so only the command's own process does it."""
+    # What is loaded by now (modules, classes, the config) lives until the process
+    # ends: the collector need not look at it again, neither here nor in forked parse
+    # workers, nor in the collections at exit. (Not in the daemon, which publishes
+    # again and again.)
+    gc.freeze()
+    # A cold run makes some ten objects a seed, nearly none in cycles (records, rows,
+    # tuples): collecting every 20,000 allocations instead of every 700 leaves cyclic
+    # garbage a little longer and spares 3% of the publisher's instructions at 10,000.
+    gc.set_threshold(20_000)
+
+
 def main() -> None:
     """Console-script entry point."""
+    global _own_process
+    _own_process = True
     cli(prog_name="seedfeed")

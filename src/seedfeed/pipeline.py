@@ -14,7 +14,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,7 +130,7 @@ def _run(
     refresh: bool | Collection[str] = False,
 ) -> None:
     with report.stage("scan"):
-        paths = scan_seeds(config, report, store, whole=not write)
+        paths = scan_seeds(config, report, store, whole=not write, beside=_import_renderer)
     if config.seeds.enrich and write:
         with report.stage("enrich"):
             _enrich(config, store, report)
@@ -323,6 +323,13 @@ def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
     # A name with no Latin letters at all: named by its digest.
     return slug or "x-" + hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
+
+
+def _import_renderer() -> None:
+    """Import what ``_render`` imports, while parse workers keep the cores busy (40 ms
+    of a cold run that would wait for the scan to end: feedgen, lxml, dateutil)."""
+    with suppress(Exception):  # _render imports them again, and says what fails
+        from . import choose, render  # noqa: F401
 
 
 def _render(

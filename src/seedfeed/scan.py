@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from itertools import chain, islice
 from operator import attrgetter
 from typing import Any
@@ -50,10 +52,18 @@ _CHUNK = 250
 
 
 def scan_seeds(
-    config: Config, report: Report, store: StateStore, *, whole: bool = False
+    config: Config,
+    report: Report,
+    store: StateStore,
+    *,
+    whole: bool = False,
+    beside: Callable[[], object] | None = None,
 ) -> SeedPaths:
     """Scan the seeds folder and bring the store up to date with what changed. With
-    ``whole`` (``check``) every changed seed is read whole, not only its head."""
+    ``whole`` (``check``) every changed seed is read whole, not only its head. When
+    worker processes parse, ``beside`` runs meanwhile in a thread of this process
+    (work of a later step, such as importing it, that would otherwise wait for the
+    scan to end; it must not touch the store)."""
     # Popped as files are found: what is left is gone.
     stamps, others = store.seed_stats()
     known = len(stamps) + len(others)
@@ -91,7 +101,9 @@ def scan_seeds(
     broken: list[BrokenSeed] = []
     unreadable: list[str] = []
     read_ids: list[str] = []
-    for outcome in refresh_all(stale(), config.publish.max_seed_bytes, scanned_ns, whole):
+    for outcome in refresh_all(
+        stale(), config.publish.max_seed_bytes, scanned_ns, whole, beside=beside
+    ):
         if not (report.parsed + report.unchanged) % 256:
             report.tick("reading seeds", report.parsed, None)
         for message in outcome.warnings:
@@ -118,8 +130,10 @@ def scan_seeds(
     store.forget_seeds(chain(stamps, others))
     store.settle(scanned_ns // 1_000_000_000)
     # Duplicates are said when they are read (`check` reads all); the others are counted.
+    # A first run read every seed the store has: it asks about all of them at once,
+    # without passing 10,000 ids to the store (three times the cost of the query).
     said = 0
-    for duplicate in store.duplicates(read_ids):
+    for duplicate in store.duplicates(None if not known else read_ids):
         if duplicate.scanned_ns == scanned_ns:
             report.warn(duplicate.path, f"same article as {duplicate.first}; published once")
             said += 1
@@ -189,10 +203,13 @@ def refresh_all(
     max_bytes: int,
     scanned_ns: int,
     whole: bool = False,
+    *,
+    beside: Callable[[], object] | None = None,
 ) -> Iterator[_Outcome]:
     """Re-read the stale seeds, in order; in worker processes when there are many.
 
     Both ways run ``refresh`` on every seed, in the same order: the results are the same.
+    With workers, ``beside`` runs in a thread of this process while they parse.
     """
     tasks = ((seed, record, max_bytes, scanned_ns, whole) for seed, record in stale)
     head = list(islice(tasks, PARALLEL_MIN))
@@ -210,7 +227,14 @@ def refresh_all(
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
         pending: deque[Future[list[_Outcome]]] = deque()
         for chunk in _chunks(chain(head, tasks), _CHUNK):
-            pending.append(pool.submit(_refresh_chunk, chunk))
+            # Sent as plain tuples, and the settings once a chunk: a SeedFile pickles
+            # through a Python call each way (a third of the parent's cost of a task).
+            seeds = [(seed[:], record) for seed, record, *_settings in chunk]
+            pending.append(pool.submit(_refresh_chunk, seeds, max_bytes, scanned_ns, whole))
+            if beside is not None:  # started once the workers are forked (a thread
+                # that runs during a fork leaves its locks held in the child)
+                threading.Thread(target=beside, name="seedfeed-beside").start()
+                beside = None
             if len(pending) > 2 * workers:
                 yield from pending.popleft().result()
         while pending:
@@ -250,8 +274,18 @@ def _die_with_parent() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the publisher's to handle
 
 
-def _refresh_chunk(chunk: list[_Task]) -> list[_Outcome]:
-    return [refresh(task) for task in chunk]
+def _refresh_chunk(
+    seeds: list[tuple[tuple[str, str, int, int], SeedRecord | None]],
+    max_bytes: int,
+    scanned_ns: int,
+    whole: bool,
+) -> list[_Outcome]:
+    return [
+        refresh((_seed_file(seed), record, max_bytes, scanned_ns, whole)) for seed, record in seeds
+    ]
+
+
+_seed_file = partial(tuple.__new__, SeedFile)  # a SeedFile again, made in C
 
 
 def refresh(task: _Task) -> _Outcome:

@@ -367,7 +367,9 @@ def parse_clipped(text: str, origin: str, *, head_only: bool = False) -> Article
     # cheaper than collapsing every line with split/join, which render does anyway).
     # Only LF, CRLF and CR end a line here: str.splitlines would also cut at a form feed,
     # U+2028 or U+0085 inside a title.
-    text = text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u00a0", " ")
+    if "\r" in text:  # (a search for one character costs a tenth of a replace of two)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     title_at, title, after_title = next(
         (at, line, end) for at, line, end in _lines(text, 0, len(text)) if line
     )
@@ -403,19 +405,22 @@ def _lines(text: str, start: int, stop: int) -> Iterator[tuple[int, str, int]]:
 
 
 def _blocks(text: str, start: int, stop: int) -> Iterator[tuple[int, list[str]]]:
-    """The blocks of ``text[start:stop]``: runs of lines with text, with their offsets."""
-    block: list[str] = []
-    block_at = start
-    for at, line, _end in _lines(text, start, stop):
-        if line:
-            if not block:
-                block_at = at
-            block.append(line)
-        elif block:
-            yield block_at, block
-            block = []
-    if block:
-        yield block_at, block
+    """The blocks of ``text[start:stop]``: runs of lines with text, stripped, with the
+    offset of their first line."""
+    # Found by searching, not line by line: the next character that is not whitespace
+    # starts a block (at the start of its line), the next line of whitespace alone ends
+    # it. (Regular expressions' \s and str.strip agree on what whitespace is.)
+    at = start
+    while (first := _NOT_SPACE.search(text, at, stop)) is not None:
+        block_at = max(start, text.rfind("\n", start, first.start()) + 1)
+        blank = _BLANK_LINE.search(text, first.start(), stop)
+        end = blank.start() if blank is not None else stop
+        yield block_at, [line.strip() for line in text[block_at:end].split("\n")]
+        at = end
+
+
+_NOT_SPACE = re.compile(r"\S")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*(?:\n|\Z)")
 
 
 def _read_header_block(block: list[str], article: Article) -> bool:

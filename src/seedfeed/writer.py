@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -95,6 +93,10 @@ def _holds(path: Path, data: bytes) -> bool:
 def _write_temp(folder: Path, name: str, data: bytes) -> str:
     """``data`` in a new temporary file beside ``name`` (which may be in a sub-folder,
     ``tag/x.atom.xml``), fsynced; returns its path."""
+    # Imported when a file is written, not by every publish: a run that changes nothing
+    # writes nothing, and tempfile brings shutil, random, bz2 and lzma (5 ms).
+    import tempfile
+
     target = folder / name
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
@@ -113,6 +115,8 @@ def _write_temp(folder: Path, name: str, data: bytes) -> str:
 
 def _switch(folder: Path, temps: dict[str, str]) -> None:
     """Rename every temporary file over its target; on a failure, undo the renames."""
+    import secrets  # (as tempfile above: only when files are written)
+
     backups: dict[str, str | None] = {}  # target -> hard link to its previous version
     done: list[str] = []
     name = ""
