@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -607,3 +608,19 @@ def test_metadata_after_deep_nesting_is_read() -> None:
 def test_page_text_decodes_what_it_is_given() -> None:
     html = "<html><body><article><p>" + "Un café au coin de la rue, tous les matins. " * 8
     assert "café" in page_text(html + "</p></article></body></html>")
+
+
+def test_a_page_whose_text_is_only_in_its_json_ld_keeps_it() -> None:
+    # A page its script fills: the extractor's fallback reads the declared articleBody,
+    # so JSON-LD must reach it (other scripts need not).
+    body = " ".join(
+        f"Sentence number {i} of the real article body, long enough." for i in range(12)
+    )
+    ld = json.dumps({"@type": "NewsArticle", "headline": "JS page", "articleBody": body})
+    page = (
+        f'<html><head><title>JS page</title><script type="application/ld+json">{ld}</script>'
+        '<script>var app = 1;</script></head><body><div id="app">Loading</div></body></html>'
+    )
+    article = article_from_html(page, origin="https://ex.org/a", url="https://ex.org/a")
+    assert "Sentence number 11 of the real article body" in article.content_html
+    assert "var app" not in article.content_html

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from itertools import chain, islice
@@ -224,7 +225,19 @@ def refresh_all(
     from concurrent.futures import Future, ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent) as pool:
+    thread: threading.Thread | None = None
+    with ExitStack() as stack:
+        pool = stack.enter_context(
+            ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent)
+        )
+
+        # Joined on the way out, whatever happens: a later fork (the harvest's workers)
+        # while it still imports would leave a module's lock held in the child for ever.
+        def join() -> None:
+            if thread is not None:
+                thread.join()
+
+        stack.callback(join)
         pending: deque[Future[list[_Outcome]]] = deque()
         for chunk in _chunks(chain(head, tasks), _CHUNK):
             # Sent as plain tuples, and the settings once a chunk: a SeedFile pickles
@@ -233,7 +246,8 @@ def refresh_all(
             pending.append(pool.submit(_refresh_chunk, seeds, max_bytes, scanned_ns, whole))
             if beside is not None:  # started once the workers are forked (a thread
                 # that runs during a fork leaves its locks held in the child)
-                threading.Thread(target=beside, name="seedfeed-beside").start()
+                thread = threading.Thread(target=beside, name="seedfeed-beside")
+                thread.start()
                 beside = None
             if len(pending) > 2 * workers:
                 yield from pending.popleft().result()
