@@ -101,7 +101,9 @@ def refresh_sources(
     if due or retry:
         # The workers, when a first run is about to read many pages, start now: they get
         # ready while the listings are fetched, before the fetcher's threads exist.
-        many = _many_pages_ahead(due)
+        # Only with a fetcher of its own: one passed in (the cluster's, the daemon's) may
+        # have threads running, and a fork then can leave their locks held in a child.
+        many = fetcher is None and _many_pages_ahead(due)
         with _pool(start=many) as pool, _using(fetcher, config) as client:
             robots = Robots(client, store, now) if config.fetch.robots else None
             if robots is not None:
