@@ -28,7 +28,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint  # compiled first: the tests start many seedfeed processes (see publish)
+	$(BIN)/python -m compileall -q src
 	$(BIN)/python -m pytest -q
 
 quick: $(VENV)/.installed-test  # the tests that start no subprocess: under 30 s
