@@ -84,6 +84,19 @@ class TestMetadata:
             "https://ex.com/a"
         )
 
+    def test_a_declared_title_is_kept_as_declared(self) -> None:
+        # The publisher's og:title, site name and all (Readability's reference does the
+        # same); the site name that the <title> tag appends goes.
+        head = '<meta property="og:site_name" content="eHow">'
+        declared = f'<html><head>{head}<meta property="og:title" content="How to Dig | eHow">'
+        assert article_from_html(declared + "</head></html>", origin="o").title == (
+            "How to Dig | eHow"
+        )
+        tag_only = f"<html><head>{head}<title>How to Dig | eHow</title></head></html>"
+        assert article_from_html(tag_only, origin="o").title == "How to Dig"
+        blank = '<html><head><meta property="og:title" content=" "></head><h1>Heading</h1>'
+        assert article_from_html(blank, origin="o").title == "Heading"
+
     def test_property_meta_wins_over_name_meta(self) -> None:
         page = (
             '<html><head><meta name="og:title" content="By name">'
