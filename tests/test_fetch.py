@@ -30,7 +30,6 @@ from seedfeed import PROJECT_URL, __version__
 from seedfeed.config import ConfigError
 from seedfeed.web.fetch import (
     BACKOFF_MAX,
-    HOST_FAILURES,
     Fetcher,
     FetchError,
     FetchResult,
@@ -855,75 +854,6 @@ def test_fetch_many_bounds_concurrency_and_isolates_a_slow_host() -> None:
     assert gauge.peak["slow"] == 2
     assert gauge.peak["all"] <= 3
     assert elapsed < 1.6  # four slow requests, two at a time
-
-
-@contextlib.contextmanager
-def silent_host() -> Iterator[tuple[str, list[socket.socket]]]:
-    """A host that accepts connections and never answers: its base URL, and the
-    connections it accepted."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-
-    def accept() -> None:
-        with contextlib.suppress(OSError):  # closed at the end
-            while True:
-                accepted.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
-    finally:
-        listener.close()
-        for connection in accepted:
-            connection.close()
-
-
-def test_fetch_many_stops_trying_a_host_that_does_not_answer(server: _Server) -> None:
-    server.routes["/ok"] = lambda h: reply(h, 200, b"ok", {"Content-Type": "text/plain"})
-    settings = FetchSettings(allow_private=True, read_timeout=0.3, concurrency=4, per_host=2)
-    with silent_host() as (base, accepted), Fetcher(settings) as fetcher:
-        jobs = [(f"s{i}", f"{base}/page{i}", None) for i in range(12)]
-        jobs += [(f"ok{i}", server.url(f"/ok?{i}"), None) for i in range(3)]
-        results = dict(fetcher.fetch_many(jobs))
-        tried = len(accepted)
-    # Two in flight when the third failure came: four requests, not twelve timeouts.
-    assert tried == HOST_FAILURES + 1
-    assert all(isinstance(results[f"ok{i}"], FetchResult) for i in range(3))
-    reasons = [results[f"s{i}"].reason for i in range(12)]  # type: ignore[union-attr]
-    assert reasons.count("timed out") == tried
-    not_tried = f"not tried: its host gave no answer to {HOST_FAILURES} requests in a row"
-    assert reasons.count(f"{not_tried} (timed out)") == 12 - tried
-
-
-def test_fetch_many_counts_only_failures_in_a_row() -> None:
-    # A closed port refuses at once; answers in between start the count again.
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    settings = FetchSettings(allow_private=True, concurrency=1)
-    with Fetcher(settings) as fetcher:
-        refused = [(f"r{i}", f"{closed}/{i}", None) for i in range(HOST_FAILURES + 3)]
-        results = dict(fetcher.fetch_many(refused))
-    reasons = [results[f"r{i}"].reason for i in range(HOST_FAILURES + 3)]  # type: ignore[union-attr]
-    assert reasons[:HOST_FAILURES] == ["connection refused"] * HOST_FAILURES
-    assert all(reason.startswith("not tried: ") for reason in reasons[HOST_FAILURES:])
-
-    # Two timeouts, then an answer (a 500 is one too), and again: never three in a row.
-    answered = iter(([False] * (HOST_FAILURES - 1) + [True]) * 4)
-
-    def flaky_reply(handler: BaseHTTPRequestHandler) -> None:
-        if next(answered):
-            reply(handler, 500, b"x")
-        else:
-            time.sleep(0.5)  # past the read timeout
-
-    one_at_a_time = FetchSettings(allow_private=True, read_timeout=0.2, concurrency=1, per_host=1)
-    with running_server() as flaky, Fetcher(one_at_a_time) as fetcher:
-        flaky.routes["/p"] = flaky_reply
-        jobs = [(f"p{i}", flaky.url(f"/p?{i}"), None) for i in range(3 * HOST_FAILURES)]
-        results = dict(fetcher.fetch_many(jobs))
-    reasons = [results[f"p{i}"].reason for i in range(3 * HOST_FAILURES)]  # type: ignore[union-attr]
-    assert reasons == (["timed out"] * (HOST_FAILURES - 1) + ["HTTP 500"]) * 3
 
 
 def test_closing_fetch_many_early_cancels_what_is_in_flight(server: _Server) -> None:

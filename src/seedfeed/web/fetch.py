@@ -81,12 +81,6 @@ MAX_SPACING = 30.0
 SPACING_BUDGET = 60.0
 SPACED_OUT = "not fetched in this run: the site's Crawl-delay spaces its pages out"
 MAX_REDIRECTS = 10
-# After this many requests in a row to one host failed without an answer (no name, refused,
-# timed out, reset), ``fetch_many`` tries none of its other jobs for that host: a host
-# that is down would otherwise cost a timeout per page, 50 pages of a listing taking
-# minutes while holding the publish lock. They fail with the host's reason (and back off).
-HOST_FAILURES = 3
-_HOST_DOWN = f"not tried: its host gave no answer to {HOST_FAILURES} requests in a row"
 
 
 @dataclass(frozen=True)
@@ -253,10 +247,9 @@ class Fetcher:
         busy host waits in that host's queue rather than holding a worker, so a slow host
         delays only its own jobs; so does a host's Crawl-delay (``space``): its jobs run one
         at a time, each started when its slot comes, and those whose slot comes more than
-        ``SPACING_BUDGET`` after the call began fail with ``SPACED_OUT``. Once
-        ``HOST_FAILURES`` requests in a row to a host got no answer, its other jobs fail
-        without a request. ``jobs`` is read as slots free up; jobs waiting for a busy host
-        are held in memory. Closing the generator early cancels what is in flight.
+        ``SPACING_BUDGET`` after the call began fail with ``SPACED_OUT``. ``jobs`` is read
+        as slots free up; jobs waiting for a busy host are held in memory. Closing the
+        generator early cancels what is in flight.
         """
         settings = self.settings
         pending = iter(jobs)
@@ -265,8 +258,7 @@ class Fetcher:
         running: dict[str, int] = {}  # jobs started or booked per host
         futures: dict[Future[FetchResult | FetchError], tuple[K, str]] = {}
         booked: list[tuple[float, int, str, tuple[K, str, Validators | None]]] = []  # a heap
-        unsent: list[tuple[K, FetchError]] = []  # failed without a request
-        down: dict[str, tuple[int, str]] = {}  # host -> unanswered requests in a row, why
+        spaced_out: list[tuple[K, FetchError]] = []
         order = itertools.count()  # booked jobs of one time in the order they came
         latest = time.monotonic() + SPACING_BUDGET  # no job is booked to start after this
         group = object()
@@ -277,13 +269,9 @@ class Fetcher:
             futures[pool.submit(self._job, url, validators, group)] = (key, host)
 
         def start(host: str, job: tuple[K, str, Validators | None]) -> None:
-            failures, why = down.get(host, (0, ""))
-            if failures >= HOST_FAILURES:
-                unsent.append((job[0], FetchError(job[1], f"{_HOST_DOWN} ({why})")))
-                return
             when = self._book(host, latest)
             if when is None:
-                unsent.append((job[0], FetchError(job[1], SPACED_OUT)))
+                spaced_out.append((job[0], FetchError(job[1], SPACED_OUT)))
                 return
             running[host] = running.get(host, 0) + 1
             if when > time.monotonic():
@@ -313,8 +301,8 @@ class Fetcher:
                         start(host, job)
                     else:
                         waiting.setdefault(host, deque()).append(job)
-                while unsent:
-                    yield unsent.pop(0)
+                while spaced_out:
+                    yield spaced_out.pop(0)
                 now = time.monotonic()
                 while booked and booked[0][0] <= now:
                     _when, _seq, host, job = heapq.heappop(booked)
@@ -330,13 +318,8 @@ class Fetcher:
                 done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     key, host = futures.pop(future)
-                    outcome = future.result()
-                    if isinstance(outcome, _Unanswered):
-                        down[host] = (down.get(host, (0, ""))[0] + 1, outcome.reason)
-                    else:
-                        down.pop(host, None)
-                    finished(host)  # may start or book the host's next job, or fail it
-                    yield key, outcome
+                    finished(host)  # may start or book the host's next job, or space it out
+                    yield key, future.result()
         finally:
             for future in futures:
                 future.cancel()
@@ -419,10 +402,7 @@ class Fetcher:
             except ForbiddenPeer as exc:
                 raise _error(url, current, f"refused: connected to {exc.address}") from None
             except _NETWORK_ERRORS as exc:
-                reason = watch.reason or _describe(exc)
-                if current == url and (_no_answer(reason) or reason == watch.deadline_reason):
-                    raise _Unanswered(url, reason) from None
-                raise _error(url, current, reason) from None
+                raise _error(url, current, watch.reason or _describe(exc)) from None
 
     def _get(self, url: str, current: str, headers: dict[str, str], watch: Watch) -> Any:
         remaining = watch.remaining()
@@ -523,20 +503,6 @@ class Fetcher:
         if watch.reason:
             raise _error(url, current, watch.reason)
         return b"".join(chunks)
-
-
-class _Unanswered(FetchError):
-    """The URL's own host gave no answer (``fetch_many`` counts these per host)."""
-
-
-def _no_answer(reason: str) -> bool:
-    """Whether ``_describe`` said that a host gave no answer."""
-    return reason in _NO_ANSWER or reason.startswith("connection failed")
-
-
-_NO_ANSWER = frozenset(
-    {"cannot resolve host", "connection refused", "timed out", "connection reset"}
-)
 
 
 def _error(url: str, current: str, reason: str, **details: Any) -> FetchError:
