@@ -567,7 +567,7 @@ def _json_ld(root: lxml.html.HtmlElement) -> list[dict[str, Any]]:
     in page order, the ones that describe an article first."""
     objects: list[dict[str, Any]] = []
     for script in root.iter("script"):
-        if (script.get("type") or "").strip().lower() != _LD_TYPE:
+        if not _is_json_ld(script):
             continue
         text = script.text or ""
         if "<!" in text or "]]>" in text or "-->" in text:  # else it cannot match: cheaper
@@ -580,7 +580,12 @@ def _json_ld(root: lxml.html.HtmlElement) -> list[dict[str, Any]]:
     return sorted(objects, key=lambda o: not _is_article(o))  # stable: page order kept
 
 
-_LD_TYPE = "application/ld+json"
+def _is_json_ld(element: lxml.html.HtmlElement) -> bool:
+    """Whether ``element`` is a ``<script type="application/ld+json">``."""
+    kind = (element.get("type") or "").strip().lower()
+    return element.tag == "script" and kind == "application/ld+json"
+
+
 # What CMSs wrap JSON-LD in, for browsers that no longer exist: CDATA, HTML comments.
 _LD_WRAPPER = re.compile(
     r"^\s*(?://|/\*)?\s*(?:<!\[CDATA\[|<!--)\s*(?:\*/)?|(?://|/\*)?\s*(?:\]\]>|-->)\s*(?:\*/)?\s*$"
@@ -669,7 +674,7 @@ def _extracted_html(
     # readability's) cost less without them. Not JSON-LD, which it reads: a forum
     # thread's type, and the articleBody of a page its script would fill.
     for element in list(root.iter("script", "style")):
-        if element.tag == "style" or (element.get("type") or "").strip().lower() != _LD_TYPE:
+        if not _is_json_ld(element):
             element.drop_tree()
     # Neither a url nor a <base>: it would resolve links itself, "java\tscript:" and ""
     # among them. _tidy checks each link, then resolves it against base (which took a
