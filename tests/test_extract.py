@@ -96,6 +96,13 @@ class TestMetadata:
         assert article_from_html(tag_only, origin="o").title == "How to Dig"
         blank = '<html><head><meta property="og:title" content=" "></head><h1>Heading</h1>'
         assert article_from_html(blank, origin="o").title == "Heading"
+        # A value that only unescapes to blank is no headline either: the next one is.
+        escaped = (
+            '<html><head><meta property="og:title" content="&amp;nbsp;">'
+            '<meta name="twitter:title" content="Harbor plan approved">'
+            "<title>Council news | Riverton Courier</title></head></html>"
+        )
+        assert article_from_html(escaped, origin="o").title == "Harbor plan approved"
 
     def test_property_meta_wins_over_name_meta(self) -> None:
         page = (

@@ -264,19 +264,18 @@ def _title(root: lxml.html.HtmlElement, metas: dict[str, str], ld: dict[str, Any
     | eHow" when that is the og:title): on Mozilla Readability's 130 real pages that is
     the reference title 7 times more than cutting it (126 against 119). The site-name
     rule is for the ``<title>`` tag, where sites append their name to every page."""
-    declared = [
-        " ".join(_unescape(title).split())
-        for title in (
-            _text(ld.get("headline")),
-            _text(ld.get("name")),
-            _meta(metas, "dc.title"),
-            _meta(metas, "dcterms.title"),
-            _meta(metas, "og:title"),
-            _meta(metas, "twitter:title"),
-            _meta(metas, "parsely-title"),
-        )
-        if title
-    ]
+    candidates = (
+        _text(ld.get("headline")),
+        _text(ld.get("name")),
+        _meta(metas, "dc.title"),
+        _meta(metas, "dcterms.title"),
+        _meta(metas, "og:title"),
+        _meta(metas, "twitter:title"),
+        _meta(metas, "parsely-title"),
+    )
+    # Emptiness is judged after unescaping: an og:title of "&nbsp;" is no headline, and
+    # must not hide the twitter:title after it.
+    declared = [title for title in (" ".join(_unescape(c).split()) for c in candidates) if title]
     tag = _first_text(root, "title")
     shown = _squash(tag)
     # Contained, and most of it: a site's name is in every <title> of the site.
