@@ -391,3 +391,38 @@ def test_a_late_render_never_replaces_a_newer_one(database: str, tmp_path: Path)
         pool.close()
     assert late_result == [[]]  # its older feed was refused
     assert (root / "feeds" / "all.atom.xml").read_bytes() == newer
+
+
+def test_a_worker_stops_asking_a_host_that_does_not_answer(database: str) -> None:
+    """A job's pages on a host that refuses every connection: after HOST_FAILURES in a
+    row the worker's fetcher asks no more (as Fetcher.fetch_many does on one machine)."""
+    import socket
+
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    from seedfeed.cluster.pgstore import create_schema
+    from seedfeed.cluster.politeness import HostSlots, PacedFetcher
+    from seedfeed.config import FetchSettings
+    from seedfeed.web.fetch import HOST_DOWN, HOST_FAILURES
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        create_schema(conn, "seedfeed")
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    pool: ConnectionPool = ConnectionPool(
+        database,
+        kwargs={"options": "-c search_path=seedfeed,public"},
+        min_size=1,
+        max_size=2,
+        open=True,
+    )
+    try:
+        fetcher = PacedFetcher(FetchSettings(allow_private=True), HostSlots(pool, 0))
+        jobs = [(i, f"{down}/p{i}", None) for i in range(HOST_FAILURES + 2)]
+        errors = [error for _i, error in fetcher.fetch_many(jobs)]
+        fetcher.close()
+    finally:
+        pool.close()
+    outcomes = [(e.reason, e.unsent) for e in errors]  # type: ignore[union-attr]
+    assert outcomes == [("connection refused", False)] * HOST_FAILURES + [(HOST_DOWN, True)] * 2

@@ -9,6 +9,7 @@ import email.utils
 import gzip
 import pickle
 import socket
+import struct
 import threading
 import time
 import tracemalloc
@@ -30,6 +31,8 @@ from seedfeed import PROJECT_URL, __version__
 from seedfeed.config import ConfigError
 from seedfeed.web.fetch import (
     BACKOFF_MAX,
+    HOST_DOWN,
+    HOST_FAILURES,
     Fetcher,
     FetchError,
     FetchResult,
@@ -854,6 +857,101 @@ def test_fetch_many_bounds_concurrency_and_isolates_a_slow_host() -> None:
     assert gauge.peak["slow"] == 2
     assert gauge.peak["all"] <= 3
     assert elapsed < 1.6  # four slow requests, two at a time
+
+
+@contextlib.contextmanager
+def silent_host() -> Iterator[str]:
+    """A host that accepts connections and never answers: its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+def reset(handler: BaseHTTPRequestHandler) -> None:
+    """Hang up with a TCP reset, the request read and no answer sent."""
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.connection.close()
+    handler.close_connection = True
+
+
+def test_fetch_many_stops_asking_a_host_that_does_not_answer(server: _Server) -> None:
+    server.routes["/ok"] = lambda h: reply(h, 200, b"ok", {"Content-Type": "text/plain"})
+    settings = FetchSettings(allow_private=True, read_timeout=0.5, concurrency=4, per_host=2)
+    with silent_host() as base, Fetcher(settings) as fetcher:
+        jobs = [(f"s{i}", f"{base}/page{i}", None) for i in range(12)]
+        jobs += [(f"ok{i}", server.url(f"/ok?{i}"), None) for i in range(3)]
+        results = dict(fetcher.fetch_many(jobs))
+    # Two in flight at a time: the third timeout comes with the fourth request sent, and
+    # the other eight are not sent (not eight more timeouts).
+    errors = [results[f"s{i}"] for i in range(12)]
+    assert all(isinstance(e, FetchError) for e in errors)
+    assert [(e.reason, e.unanswered, e.unsent) for e in errors] == (  # type: ignore[union-attr]
+        [("timed out", True, False)] * (HOST_FAILURES + 1) + [(HOST_DOWN, False, True)] * 8
+    )
+    # Another host is not concerned.
+    assert all(isinstance(results[f"ok{i}"], FetchResult) for i in range(3))
+
+
+def test_fetch_many_counts_only_hosts_that_give_no_answer_in_a_row(server: _Server) -> None:
+    # A closed port refuses at once.
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    one_at_a_time = FetchSettings(allow_private=True, concurrency=1, per_host=1)
+    with Fetcher(one_at_a_time) as fetcher:
+        refused = [(i, f"{closed}/{i}", None) for i in range(HOST_FAILURES + 3)]
+        reasons = [error.reason for _i, error in fetcher.fetch_many(refused)]  # type: ignore[union-attr]
+    assert reasons == ["connection refused"] * HOST_FAILURES + [HOST_DOWN] * 3
+
+    # Resets with answers between them (a 500 is one): never three in a row, all asked.
+    answers = iter(([False] * (HOST_FAILURES - 1) + [True]) * 3)
+    server.routes["/p"] = lambda h: reply(h, 500) if next(answers) else reset(h)
+    with Fetcher(one_at_a_time) as fetcher:
+        jobs = [(i, server.url(f"/p?{i}"), None) for i in range(3 * HOST_FAILURES)]
+        reasons = [error.reason for _i, error in fetcher.fetch_many(jobs)]  # type: ignore[union-attr]
+    assert reasons == (["connection reset"] * (HOST_FAILURES - 1) + ["HTTP 500"]) * 3
+
+
+def test_a_host_that_answers_slowly_is_still_asked(server: _Server) -> None:
+    # The headers came, then the body stalled past the read timeout: the host answered,
+    # slowly; that is no reason to leave its other pages alone.
+    def stall(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "100")
+        handler.end_headers()
+        handler.wfile.write(b"x")
+        handler.wfile.flush()
+        time.sleep(0.5)
+
+    server.routes["/stall"] = stall
+    settings = FetchSettings(allow_private=True, read_timeout=0.2, concurrency=1, per_host=1)
+    with Fetcher(settings) as fetcher:
+        jobs = [(i, server.url(f"/stall?{i}"), None) for i in range(HOST_FAILURES + 1)]
+        errors = [error for _i, error in fetcher.fetch_many(jobs)]
+    outcomes = [(e.reason, e.unanswered) for e in errors]  # type: ignore[union-attr]
+    assert outcomes == [("timed out", False)] * len(jobs)
+
+
+def test_a_host_with_no_name_is_not_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The address policy's own lookup (allow_private is off) finds no name: that counts
+    # as no answer, as a failed lookup by the connection would.
+    asked = fake_dns(monkeypatch, {})
+    with Fetcher(FetchSettings(concurrency=1)) as fetcher:
+        jobs = [(i, f"http://nowhere.example/{i}", None) for i in range(HOST_FAILURES + 2)]
+        reasons = [error.reason for _i, error in fetcher.fetch_many(jobs)]  # type: ignore[union-attr]
+    assert reasons == ["cannot resolve host"] * HOST_FAILURES + [HOST_DOWN] * 2
+    assert len(asked) == HOST_FAILURES
 
 
 def test_closing_fetch_many_early_cancels_what_is_in_flight(server: _Server) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from seedfeed.sources import load_sources
 from seedfeed.status import status
 from seedfeed.store import RobotsRecord, open_store
 from seedfeed.web import fetch as fetch_module
-from seedfeed.web.fetch import Fetcher
+from seedfeed.web.fetch import HOST_FAILURES, Fetcher
 from seedfeed.web.robots import DISALLOWED, FRESH, Robots
 
 FETCH = "[fetch]\nallow_private = true\nread_timeout = 2\ndeadline = 5\n"
@@ -508,6 +509,67 @@ def test_a_long_crawl_delay_leaves_pages_for_later_runs(
             break
     assert len(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == 5
     assert "not read yet" not in invoke(["status", "-c", str(config)]).stdout
+
+
+# --- a host that does not answer ------------------------------------------------------
+
+
+def test_pages_of_a_host_that_does_not_answer_wait_for_the_next_run(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    # A feed of six pages on a host that refuses every connection (a closed port):
+    # three refusals in a row, and the other three are not asked, but said in one line
+    # and left for the next run, without a failure or a backoff.
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    pages = [f"{down}/p{i}" for i in range(6)]
+    items = "".join(f"<item><title>{p}</title><link>{p}</link></item>" for p in pages)
+    rss = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{items}</channel></rss>'
+    )
+    httpserver.expect_request("/news").respond_with_data(rss, content_type="application/rss+xml")
+    url = httpserver.url_for("/news")
+    config = _project(
+        tmp_path,
+        {"news.toml": f'url = "{url}"\nkind = "feed"\nfull_text = true\n'},
+        config=FETCH + "per_host = 1\nrobots = false\n",
+    )
+    _code, lines = _publish(config)
+    refused = [p for p in pages if f"warning: {p}: connection refused (announced by news" in
+               "\n".join(lines)]  # fmt: skip
+    assert refused == pages[:HOST_FAILURES], lines
+    assert f"warning: {down}: gave no answer to 3 requests in a row; 3 more pages not " \
+           "fetched in this run (tried on the next)" in lines  # fmt: skip
+
+    _code, lines = _publish(config)  # the three not asked are due; the others back off
+    said = "\n".join(lines)
+    assert [p for p in pages if f"warning: {p}: " in said] == pages[HOST_FAILURES:], lines
+    status = invoke(["status", "-c", str(config)]).stdout
+    assert all(f"{p}" in status for p in pages), status
+
+
+def test_seeds_of_a_host_that_does_not_answer_are_enriched_on_a_later_run(
+    tmp_path: Path,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    links = [f"{down}/a{i}" for i in range(5)]
+    seeds = {f"s{i}.txt": seed_text(f"Clip {i}", link=link) for i, link in enumerate(links)}
+    extra = FETCH + "per_host = 1\nconcurrency = 1\nrobots = false\n[seeds]\nenrich = true\n"
+    config = make_project(tmp_path, seeds, extra_config=extra)
+    _code, lines = _publish(config)
+    said = "\n".join(lines)
+    failed = [link for link in links if f"not enriched: {link}: connection refused" in said]
+    assert len(failed) == HOST_FAILURES, lines
+    assert f"warning: {down}: gave no answer to 3 requests in a row; 2 more seeds not " \
+           "enriched in this run (tried on the next)" in lines  # fmt: skip
+    assert len(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == 5  # published as they are
+
+    _code, lines = _publish(config)  # the two not asked are tried; the others are not
+    said = "\n".join(lines)
+    assert sorted(link for link in links if f"not enriched: {link}:" in said) == sorted(
+        set(links) - set(failed)
+    ), lines
 
 
 # --- what the review found about pages not read yet, refresh and opting out -------------

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from .budget import PARSE_SECONDS, BudgetExceeded, time_limit
 from .config import Config
@@ -26,7 +27,15 @@ from .normalize import content_hash, to_entry
 from .scan import _die_with_parent, parse_workers
 from .sources import Source, SourceError, kept_sources
 from .store import Enrichment, FetchState, PendingPage, StateStore, WebEntry
-from .web.fetch import SPACED_OUT, Fetcher, FetchError, FetchResult, Validators, next_retry
+from .web.fetch import (
+    HOST_DOWN,
+    HOST_FAILURES,
+    Fetcher,
+    FetchError,
+    FetchResult,
+    Validators,
+    next_retry,
+)
 from .web.listings import feed_articles, listing_links
 from .web.robots import DISALLOWED, FRESH, Robots, robots_txt_of
 
@@ -232,11 +241,13 @@ def _fetch_documents(
     jobs = [((source, state), state.url, Validators(state.etag, state.last_modified))
             for source, state in allowed]  # fmt: skip
     pages: _Pages = {}
+    unsent = _Unsent("source")
     tick("fetching sources", 0, len(jobs))
     for done, ((source, state), outcome) in enumerate(fetcher.fetch_many(jobs), 1):
         tick("fetching sources", done, len(jobs))
-        if isinstance(outcome, FetchError) and outcome.reason == SPACED_OUT:
-            continue  # the site's Crawl-delay: still due, fetched on the next run
+        if isinstance(outcome, FetchError) and outcome.unsent:
+            unsent.add(outcome)  # a Crawl-delay, or its host is down: still due, next run
+            continue
         if isinstance(outcome, FetchError):
             _failed(store, state, outcome, now, warn)
             run.failed += 1
@@ -262,6 +273,7 @@ def _fetch_documents(
             state.etag = state.last_modified = None
             _failed(store, state, FetchError(outcome.final_url, str(exc)), now, warn)
             run.failed += 1
+    unsent.say(warn)
     return pages
 
 
@@ -295,12 +307,16 @@ def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots 
         else:
             _unread(url, FetchError(url, refusal), pages[url], ctx)
 
+    unsent = _Unsent("page")
+
     def fetched() -> Iterator[tuple[str, FetchResult]]:
         for url, outcome in fetcher.fetch_many(jobs):
             if isinstance(outcome, FetchError):
+                unsent.add(outcome)
                 _unread(url, outcome, pages[url], ctx)
             else:
                 yield url, outcome
+        unsent.say(ctx.warn)
 
     store, run, now = ctx.store, ctx.run, ctx.now
     if jobs:
@@ -326,11 +342,36 @@ def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots 
                 _save(source, copy, url, store, run, now, entry)
 
 
+class _Unsent:
+    """The jobs ``fetch_many`` did not send because their host gave no answer to the
+    ones before: one line a host says how many (each failure of those it asked said its
+    own), rather than one a job."""
+
+    def __init__(self, noun: str, verb: str = "not fetched") -> None:
+        self.noun, self.verb = noun, verb  # "3 more pages not fetched"
+        self.hosts: dict[str, int] = {}
+
+    def add(self, error: FetchError) -> None:
+        """Count ``error`` if its host's silence left it unsent."""
+        if error.reason == HOST_DOWN:
+            parts = urlsplit(error.url)
+            site = f"{parts.scheme}://{parts.netloc}"
+            self.hosts[site] = self.hosts.get(site, 0) + 1
+
+    def say(self, warn: Warn) -> None:
+        """One warning for each host that left jobs unsent."""
+        for site, count in self.hosts.items():
+            what = f"{count} more {self.noun}{'' if count == 1 else 's'} {self.verb}"
+            warn(site, f"gave no answer to {HOST_FAILURES} requests in a row; {what} in this "
+                       "run (tried on the next)")  # fmt: skip
+        self.hosts.clear()
+
+
 def _unread(url: str, error: FetchError, announcers: list[Source], ctx: _PageRun) -> None:
     """An announced page that could not be read (or robots.txt refuses): kept to be tried
     again on its own backoff (a refusal: when robots.txt is read again, after a day). Said
     once per reason; a page still unread 30 days after it first failed is given up."""
-    if error.reason == SPACED_OUT:  # not a failure: read on the next run
+    if error.unsent:  # not a failure: read on the next run
         for source in announcers:
             if (source.name, url) not in ctx.unread:
                 ctx.store.put_pending_page(
@@ -509,10 +550,12 @@ def enrich_seeds(
                 warn(site, f"cannot be read now; {seeds} not enriched yet (tried next run)")
         tick("enriching seeds", 0, len(allowed))
         jobs = ((task, task.link, None) for task in allowed)
+        unsent = _Unsent("seed", "not enriched")
         for done, (task, outcome) in enumerate(client.fetch_many(jobs), 1):
             tick("enriching seeds", done, len(allowed))
-            if isinstance(outcome, FetchError) and outcome.reason == SPACED_OUT:
-                continue  # the site's Crawl-delay: enriched on a later run
+            if isinstance(outcome, FetchError) and outcome.unsent:
+                unsent.add(outcome)  # a Crawl-delay, or its host is down: a later run
+                continue
             if isinstance(outcome, FetchError):
                 warn(task.path, f"not enriched: {outcome}")
                 store.put_enrichment(task.path, task.digest, None, error=outcome.reason)
@@ -529,6 +572,7 @@ def enrich_seeds(
             if page.published is not None and not task.dated:
                 store.set_seed_published(task.path, int(page.published.timestamp()))
             read += 1
+        unsent.say(warn)
     return read
 
 

@@ -30,7 +30,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..config import FetchSettings
-from ..web.fetch import MAX_SPACING, SPACED_OUT, Fetcher, FetchError, FetchResult, Validators
+from ..web.fetch import (
+    HOST_DOWN,
+    HOST_FAILURES,
+    MAX_SPACING,
+    SPACED_OUT,
+    Fetcher,
+    FetchError,
+    FetchResult,
+    Validators,
+)
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -160,23 +169,33 @@ class PacedFetcher(Fetcher):
         self, jobs: Iterable[tuple[K, str, Validators | None]]
     ) -> Iterator[tuple[K, FetchResult | FetchError]]:
         """Each request in turn, in this thread (the job's: a pool of threads inside a
-        worker thread would only add hops), each in its host's slot."""
+        worker thread would only add hops), each in its host's slot. As in
+        ``Fetcher.fetch_many``, a host that gave no answer to ``HOST_FAILURES`` requests
+        in a row is not asked again in this call."""
         pending = iter(jobs)
+        silent: dict[str, int] = {}  # host -> requests in a row that got no answer
         for key, url, validators in pending:
             host = host_of(url)
+            if silent.get(host, 0) >= HOST_FAILURES:
+                yield key, FetchError(url, HOST_DOWN, unsent=True)
+                continue
             until = self.slots.take(host)
             if until is not None:  # a host asked for a pause: this and the rest wait
                 log.info("%s: not now: its host asked for a pause of %.0f s", url,
                          until - time.time())  # fmt: skip
                 self.postponed = until if self.postponed is None else min(self.postponed, until)
-                yield key, FetchError(url, SPACED_OUT)
+                yield key, FetchError(url, SPACED_OUT, unsent=True)
                 for key, url, _validators in pending:
-                    yield key, FetchError(url, SPACED_OUT)
+                    yield key, FetchError(url, SPACED_OUT, unsent=True)
                 return
             outcome = self._one(url, validators)
             if isinstance(outcome, FetchError) and outcome.status in (429, 503):
                 delay = outcome.retry_after if outcome.retry_after is not None else BUSY_BACKOFF
                 self.slots.back_off(host, delay)
+            if isinstance(outcome, FetchError) and outcome.unanswered:
+                silent[host] = silent.get(host, 0) + 1
+            else:
+                silent.pop(host, None)
             yield key, outcome
 
     def _one(self, url: str, validators: Validators | None) -> FetchResult | FetchError:

@@ -81,6 +81,12 @@ MAX_SPACING = 30.0
 SPACING_BUDGET = 60.0
 SPACED_OUT = "not fetched in this run: the site's Crawl-delay spaces its pages out"
 MAX_REDIRECTS = 10
+# After this many requests in a row to one host got no answer at all (no name, refused,
+# reset, silent until the timeout), ``fetch_many`` sends none of that host's other jobs:
+# a host that is down would cost a timeout per page, a listing's 50 pages taking minutes
+# under the publish lock. They fail ``unsent`` with HOST_DOWN, and are tried next run.
+HOST_FAILURES = 3
+HOST_DOWN = f"not fetched in this run: its host gave no answer to {HOST_FAILURES} requests in a row"
 
 
 @dataclass(frozen=True)
@@ -247,9 +253,11 @@ class Fetcher:
         busy host waits in that host's queue rather than holding a worker, so a slow host
         delays only its own jobs; so does a host's Crawl-delay (``space``): its jobs run one
         at a time, each started when its slot comes, and those whose slot comes more than
-        ``SPACING_BUDGET`` after the call began fail with ``SPACED_OUT``. ``jobs`` is read
-        as slots free up; jobs waiting for a busy host are held in memory. Closing the
-        generator early cancels what is in flight.
+        ``SPACING_BUDGET`` after the call began fail with ``SPACED_OUT``. Once
+        ``HOST_FAILURES`` requests in a row to a host got no answer, its jobs not yet sent
+        fail with ``HOST_DOWN``. Both are ``unsent``. ``jobs`` is read as slots free up;
+        jobs waiting for a busy host are held in memory. Closing the generator early
+        cancels what is in flight.
         """
         settings = self.settings
         pending = iter(jobs)
@@ -258,7 +266,8 @@ class Fetcher:
         running: dict[str, int] = {}  # jobs started or booked per host
         futures: dict[Future[FetchResult | FetchError], tuple[K, str]] = {}
         booked: list[tuple[float, int, str, tuple[K, str, Validators | None]]] = []  # a heap
-        spaced_out: list[tuple[K, FetchError]] = []
+        unsent: list[tuple[K, FetchError]] = []
+        silent: dict[str, int] = {}  # host -> requests in a row that got no answer
         order = itertools.count()  # booked jobs of one time in the order they came
         latest = time.monotonic() + SPACING_BUDGET  # no job is booked to start after this
         group = object()
@@ -269,9 +278,12 @@ class Fetcher:
             futures[pool.submit(self._job, url, validators, group)] = (key, host)
 
         def start(host: str, job: tuple[K, str, Validators | None]) -> None:
+            if silent.get(host, 0) >= HOST_FAILURES:
+                unsent.append((job[0], FetchError(job[1], HOST_DOWN, unsent=True)))
+                return
             when = self._book(host, latest)
             if when is None:
-                spaced_out.append((job[0], FetchError(job[1], SPACED_OUT)))
+                unsent.append((job[0], FetchError(job[1], SPACED_OUT, unsent=True)))
                 return
             running[host] = running.get(host, 0) + 1
             if when > time.monotonic():
@@ -301,8 +313,8 @@ class Fetcher:
                         start(host, job)
                     else:
                         waiting.setdefault(host, deque()).append(job)
-                while spaced_out:
-                    yield spaced_out.pop(0)
+                while unsent:
+                    yield unsent.pop(0)
                 now = time.monotonic()
                 while booked and booked[0][0] <= now:
                     _when, _seq, host, job = heapq.heappop(booked)
@@ -318,8 +330,13 @@ class Fetcher:
                 done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     key, host = futures.pop(future)
-                    finished(host)  # may start or book the host's next job, or space it out
-                    yield key, future.result()
+                    outcome = future.result()
+                    if isinstance(outcome, FetchError) and outcome.unanswered:
+                        silent[host] = silent.get(host, 0) + 1
+                    else:
+                        silent.pop(host, None)
+                    finished(host)  # may start or book the host's next job, or fail it
+                    yield key, outcome
         finally:
             for future in futures:
                 future.cancel()
@@ -372,9 +389,15 @@ class Fetcher:
             try:
                 check_url(current, settings.allow_private)
             except FetchError as exc:
-                raise _error(url, current, exc.reason) from None
+                raise _error(
+                    url, current, exc.reason, unanswered=_silent(exc.reason, hops)
+                ) from None
             try:
-                response = self._get(url, current, headers, watch)
+                try:
+                    response = self._get(url, current, headers, watch)
+                except _NETWORK_ERRORS as exc:  # no response: did the host answer at all?
+                    reason = watch.reason or _describe(exc)
+                    raise _error(url, current, reason, unanswered=_silent(reason, hops)) from None
                 try:
                     status = response.status_code
                     if status not in _REDIRECTS:
@@ -401,7 +424,7 @@ class Fetcher:
                     response.close()
             except ForbiddenPeer as exc:
                 raise _error(url, current, f"refused: connected to {exc.address}") from None
-            except _NETWORK_ERRORS as exc:
+            except _NETWORK_ERRORS as exc:  # after the response began: the host answered
                 raise _error(url, current, watch.reason or _describe(exc)) from None
 
     def _get(self, url: str, current: str, headers: dict[str, str], watch: Watch) -> Any:
@@ -503,6 +526,18 @@ class Fetcher:
         if watch.reason:
             raise _error(url, current, watch.reason)
         return b"".join(chunks)
+
+
+def _silent(reason: str, hops: int) -> bool:
+    """Whether a fetch that failed with ``reason`` before any response means that the
+    URL's own host (not a redirect's) gave no answer: what ``fetch_many`` counts."""
+    return hops == 0 and (reason in _NO_ANSWER or reason.startswith("connection failed"))
+
+
+# What _describe says of a host that did not answer.
+_NO_ANSWER = frozenset(
+    {"cannot resolve host", "connection refused", "timed out", "connection reset"}
+)
 
 
 def _error(url: str, current: str, reason: str, **details: Any) -> FetchError:
