@@ -124,6 +124,7 @@ steps = st.one_of(
     ),
     st.tuples(st.just("drop_pending_page"), st.tuples(st.sampled_from(SOURCES), st.integers(0, 3))),
     st.tuples(st.just("put_robots"), st.tuples(st.integers(0, 2), st.sampled_from(["", "x"]))),
+    st.tuples(st.just("forget_robots"), st.integers(0, 3)),
 )
 
 
@@ -159,7 +160,10 @@ def _apply(store: StateStore, step: tuple[str, Any]) -> Any:
         return store.drop_pending_page(arg[0], f"https://ex.org/p{arg[1]}")
     if name == "put_robots":
         number, body = arg
-        return store.put_robots(RobotsRecord(f"https://h{number}.org", body, None, "d", T0 + 0.5))
+        record = RobotsRecord(f"https://h{number}.org", body, None, "d", T0 + number + 0.5)
+        return store.put_robots(record)
+    if name == "forget_robots":
+        return store.forget_robots(T0 + arg)
     return store.commit()
 
 

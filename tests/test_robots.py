@@ -28,7 +28,7 @@ from seedfeed.status import status
 from seedfeed.store import RobotsRecord, open_store
 from seedfeed.web import fetch as fetch_module
 from seedfeed.web.fetch import HOST_FAILURES, Fetcher
-from seedfeed.web.robots import DISALLOWED, FRESH, Robots
+from seedfeed.web.robots import DISALLOWED, FRESH, STALE_USE, Robots
 
 FETCH = "[fetch]\nallow_private = true\nread_timeout = 2\ndeadline = 5\n"
 HTML = "text/html; charset=utf-8"
@@ -190,6 +190,24 @@ def test_robots_txt_is_cached_and_asked_again_conditionally(
     assert seen == [None, '"r1"']
     assert _requests(httpserver, "/secret") == []
     assert len([w for w in warnings if "disallowed" in w[1]]) == 1
+
+
+def test_the_robots_txt_of_sites_not_read_for_a_month_is_forgotten(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    # The sites of a seed's old links, or of a deleted source: the store does not keep
+    # their robots.txt for ever. It is pruned when a run reads one.
+    _serve_robots(httpserver, "User-agent: *\nAllow: /\n")
+    now = time.time()
+    with open_store(tmp_path / "state.db") as store:
+        store.put_robots(RobotsRecord("https://old.example", "x", None, None, now - STALE_USE - 1))
+        store.put_robots(RobotsRecord("https://recent.example", "x", None, None, now - FRESH - 1))
+        robots = Robots(Fetcher(FetchSettings(allow_private=True)), store, now)
+        robots.prepare([httpserver.url_for("/page")])
+        store.commit()
+        assert store.robots("https://old.example") is None
+        assert store.robots("https://recent.example") is not None
+        assert store.robots(httpserver.url_for("/").rstrip("/")) is not None
 
 
 @pytest.mark.parametrize("status", [500, 503])
@@ -398,6 +416,9 @@ class _Cache:
 
     def put_robots(self, record: RobotsRecord) -> None:
         self.records[record.origin] = record
+
+    def forget_robots(self, before: float) -> None:
+        self.records = {o: r for o, r in self.records.items() if r.fetched_at >= before}
 
 
 def _robots_for(server: HTTPServer, body: bytes | str, **fetch: Any) -> Robots:

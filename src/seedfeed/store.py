@@ -470,6 +470,10 @@ class StateStore(Protocol):
         """Keep a site's robots.txt."""
         ...
 
+    def forget_robots(self, before: float) -> None:
+        """Forget the robots.txt of the sites last read before ``before``."""
+        ...
+
     def web_entry(self, source: str, entry_id: str) -> WebEntry | None:
         """A source's stored entry by id."""
         ...
@@ -1152,6 +1156,10 @@ class SQLiteStore:
             f" ({', '.join('?' * len(_ROBOTS_NAMES))})",
             _ROBOTS_ROW(record),
         )
+
+    def forget_robots(self, before: float) -> None:
+        """Forget the robots.txt of the sites last read before ``before``."""
+        self._db.execute("DELETE FROM robots WHERE fetched_at < ?", (before,))
 
     def web_entry(self, source: str, entry_id: str) -> WebEntry | None:
         """A source's stored web entry by id."""

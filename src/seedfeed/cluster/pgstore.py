@@ -755,6 +755,10 @@ class PgStore:
             tuple(getattr(record, name) for name in _ROBOTS_NAMES),
         )
 
+    def forget_robots(self, before: float) -> None:
+        """Forget the robots.txt of the sites last read before ``before``."""
+        self._conn.execute("DELETE FROM robots WHERE fetched_at < %s", (before,))
+
     def web_entry(self, source: str, entry_id: str) -> WebEntry | None:
         """A source's stored web entry by id."""
         row = self._one(

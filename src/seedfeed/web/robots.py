@@ -54,6 +54,10 @@ class RobotsCache(Protocol):
         """Keep a site's robots.txt."""
         ...
 
+    def forget_robots(self, before: float) -> None:
+        """Forget the robots.txt of the sites last read before ``before``."""
+        ...
+
 
 # The product token robots.txt groups are matched against (RFC 9309 2.2.1), not the
 # whole User-Agent: "seedfeed/0.2.0 (+https://...)" holds words other groups name.
@@ -108,6 +112,7 @@ class Robots:
         self._now = time.time() if now is None else now
         # origin -> its rules; None: everything allowed; a str: why nothing is
         self._rules: dict[str, Protego | str | None] = {}
+        self._pruned = False
 
     def prepare(self, urls: Iterable[str]) -> None:
         """Read the robots.txt of every site of ``urls`` not read yet (at once)."""
@@ -177,6 +182,11 @@ class Robots:
 
     def _store(self, origin: str, body: str, etag: str | None, modified: str | None) -> None:
         self._cache.put_robots(RobotsRecord(origin, body, etag, modified, self._now))
+        if not self._pruned:  # once a run that read one: the sites of old links go
+            # A copy this old no longer stands in for anything (STALE_USE); only its
+            # validators would, for a site not asked in a month.
+            self._cache.forget_robots(self._now - STALE_USE)
+            self._pruned = True
         self._learn(origin, body)
 
     def _learn(self, origin: str, body: str) -> None:
