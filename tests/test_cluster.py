@@ -393,7 +393,9 @@ def test_a_late_render_never_replaces_a_newer_one(database: str, tmp_path: Path)
     assert (root / "feeds" / "all.atom.xml").read_bytes() == newer
 
 
-def test_a_worker_stops_asking_a_host_that_does_not_answer(database: str) -> None:
+def test_a_worker_stops_asking_a_host_that_does_not_answer(
+    database: str, httpserver: HTTPServer
+) -> None:
     """A job's pages on a host that refuses every connection: after HOST_FAILURES in a
     row the worker's fetcher asks no more (as Fetcher.fetch_many does on one machine)."""
     import socket
@@ -419,10 +421,14 @@ def test_a_worker_stops_asking_a_host_that_does_not_answer(database: str) -> Non
     )
     try:
         fetcher = PacedFetcher(FetchSettings(allow_private=True), HostSlots(pool, 0))
+        httpserver.expect_request("/").respond_with_data("ok")
         jobs = [(i, f"{down}/p{i}", None) for i in range(HOST_FAILURES + 2)]
-        errors = [error for _i, error in fetcher.fetch_many(jobs)]
+        # The same host name on another port answers: it is still asked.
+        jobs += [(9, httpserver.url_for("/"), None)]
+        results = [outcome for _i, outcome in fetcher.fetch_many(jobs)]
         fetcher.close()
     finally:
         pool.close()
-    outcomes = [(e.reason, e.unsent) for e in errors]  # type: ignore[union-attr]
+    outcomes = [(e.reason, e.unsent) for e in results[:-1]]  # type: ignore[union-attr]
     assert outcomes == [("connection refused", False)] * HOST_FAILURES + [(HOST_DOWN, True)] * 2
+    assert getattr(results[-1], "status", None) == 200

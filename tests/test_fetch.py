@@ -575,6 +575,9 @@ def test_fetch_error_pickles() -> None:
         5.0,
         False,
     )
+    # The attributes added since, too.
+    unsent = pickle.loads(pickle.dumps(FetchError("http://x/", "r", unanswered=True, unsent=True)))
+    assert (unsent.unanswered, unsent.unsent) == (True, True)
 
 
 # --- time and size limits ---------------------------------------------------------------
@@ -902,6 +905,19 @@ def test_fetch_many_stops_asking_a_host_that_does_not_answer(server: _Server) ->
     )
     # Another host is not concerned.
     assert all(isinstance(results[f"ok{i}"], FetchResult) for i in range(3))
+
+
+def test_a_host_silent_until_the_deadline_gives_no_answer() -> None:
+    # A deadline shorter than the read timeout ends the wait: no answer all the same.
+    settings = FetchSettings(allow_private=True, read_timeout=5, deadline=0.3, per_host=1)
+    with silent_host() as base, Fetcher(settings) as fetcher:
+        jobs = [(i, f"{base}/{i}", None) for i in range(HOST_FAILURES + 2)]
+        errors = [error for _i, error in fetcher.fetch_many(jobs)]
+    outcomes = [(e.reason, e.unanswered) for e in errors]  # type: ignore[union-attr]
+    assert (
+        outcomes
+        == [("deadline of 0.3 s exceeded", True)] * HOST_FAILURES + [(HOST_DOWN, False)] * 2
+    )
 
 
 def test_fetch_many_counts_only_hosts_that_give_no_answer_in_a_row(server: _Server) -> None:

@@ -312,8 +312,9 @@ def _fetch_pages(fetcher: Fetcher, pages: _Pages, ctx: _PageRun, robots: Robots 
     def fetched() -> Iterator[tuple[str, FetchResult]]:
         for url, outcome in fetcher.fetch_many(jobs):
             if isinstance(outcome, FetchError):
-                unsent.add(outcome)
                 _unread(url, outcome, pages[url], ctx)
+                if unsent.add(outcome):  # said in its host's line, not again as not read
+                    ctx.warned.add(url)
             else:
                 yield url, outcome
         unsent.say(ctx.warn)
@@ -351,12 +352,14 @@ class _Unsent:
         self.noun, self.verb = noun, verb  # "3 more pages not fetched"
         self.hosts: dict[str, int] = {}
 
-    def add(self, error: FetchError) -> None:
-        """Count ``error`` if its host's silence left it unsent."""
-        if error.reason == HOST_DOWN:
-            parts = urlsplit(error.url)
-            site = f"{parts.scheme}://{parts.netloc}"
-            self.hosts[site] = self.hosts.get(site, 0) + 1
+    def add(self, error: FetchError) -> bool:
+        """Count ``error`` if its host's silence left it unsent; whether it did."""
+        if error.reason != HOST_DOWN:
+            return False
+        parts = urlsplit(error.url)
+        site = f"{parts.scheme}://{parts.netloc}"
+        self.hosts[site] = self.hosts.get(site, 0) + 1
+        return True
 
     def say(self, warn: Warn) -> None:
         """One warning for each host that left jobs unsent."""

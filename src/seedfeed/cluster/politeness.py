@@ -39,6 +39,7 @@ from ..web.fetch import (
     FetchError,
     FetchResult,
     Validators,
+    host_key,
 )
 
 if TYPE_CHECKING:
@@ -173,10 +174,12 @@ class PacedFetcher(Fetcher):
         ``Fetcher.fetch_many``, a host that gave no answer to ``HOST_FAILURES`` requests
         in a row is not asked again in this call."""
         pending = iter(jobs)
-        silent: dict[str, int] = {}  # host -> requests in a row that got no answer
+        # Counted as Fetcher.fetch_many counts (scheme, host and port): a closed port 80
+        # says nothing of the same name's port 443.
+        silent: dict[str, int] = {}  # host_key -> requests in a row that got no answer
         for key, url, validators in pending:
             host = host_of(url)
-            if silent.get(host, 0) >= HOST_FAILURES:
+            if silent.get(host_key(url), 0) >= HOST_FAILURES:
                 yield key, FetchError(url, HOST_DOWN, unsent=True)
                 continue
             until = self.slots.take(host)
@@ -193,9 +196,9 @@ class PacedFetcher(Fetcher):
                 delay = outcome.retry_after if outcome.retry_after is not None else BUSY_BACKOFF
                 self.slots.back_off(host, delay)
             if isinstance(outcome, FetchError) and outcome.unanswered:
-                silent[host] = silent.get(host, 0) + 1
+                silent[host_key(url)] = silent.get(host_key(url), 0) + 1
             else:
-                silent.pop(host, None)
+                silent.pop(host_key(url), None)
             yield key, outcome
 
     def _one(self, url: str, validators: Validators | None) -> FetchResult | FetchError:

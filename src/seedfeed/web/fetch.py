@@ -40,6 +40,9 @@ from .netpolicy import DEFAULT_PORTS, ForbiddenPeer, check_url
 from .transport import Adapter, Session, Watch, set_current
 
 __all__ = [
+    "HOST_DOWN",
+    "HOST_FAILURES",
+    "SPACED_OUT",
     "USER_AGENT",
     "FetchError",
     "FetchResult",
@@ -48,6 +51,7 @@ __all__ = [
     "Validators",
     "check_url",
     "decode_body",
+    "host_key",
     "next_retry",
 ]
 
@@ -180,7 +184,7 @@ class Fetcher:
         """Start requests to ``url``'s host at least ``seconds`` apart from now on (a
         robots.txt Crawl-delay, counted from the request that read it), capped at
         ``MAX_SPACING``. ``fetch_many`` waits for the slots, never a worker thread."""
-        host = _host_key(url)
+        host = host_key(url)
         seconds = min(max(seconds, 0.0), MAX_SPACING)
         with self._lock:
             self._spacing[host] = seconds
@@ -255,7 +259,8 @@ class Fetcher:
         at a time, each started when its slot comes, and those whose slot comes more than
         ``SPACING_BUDGET`` after the call began fail with ``SPACED_OUT``. Once
         ``HOST_FAILURES`` requests in a row to a host got no answer, its jobs not yet sent
-        fail with ``HOST_DOWN``. Both are ``unsent``. ``jobs`` is read as slots free up;
+        fail with ``HOST_DOWN`` ("in a row" in the order requests end: an answer starts the
+        count again). Both are ``unsent``. ``jobs`` is read as slots free up;
         jobs waiting for a busy host are held in memory. Closing the generator early
         cancels what is in flight.
         """
@@ -266,7 +271,7 @@ class Fetcher:
         running: dict[str, int] = {}  # jobs started or booked per host
         futures: dict[Future[FetchResult | FetchError], tuple[K, str]] = {}
         booked: list[tuple[float, int, str, tuple[K, str, Validators | None]]] = []  # a heap
-        unsent: list[tuple[K, FetchError]] = []
+        unsent: deque[tuple[K, FetchError]] = deque()
         silent: dict[str, int] = {}  # host -> requests in a row that got no answer
         order = itertools.count()  # booked jobs of one time in the order they came
         latest = time.monotonic() + SPACING_BUDGET  # no job is booked to start after this
@@ -308,13 +313,13 @@ class Fetcher:
                     except StopIteration:
                         exhausted = True
                         break
-                    host = _host_key(job[1])
+                    host = host_key(job[1])
                     if running.get(host, 0) < self._limit(host):
                         start(host, job)
                     else:
                         waiting.setdefault(host, deque()).append(job)
                 while unsent:
-                    yield unsent.pop(0)
+                    yield unsent.popleft()
                 now = time.monotonic()
                 while booked and booked[0][0] <= now:
                     _when, _seq, host, job = heapq.heappop(booked)
@@ -397,7 +402,11 @@ class Fetcher:
                     response = self._get(url, current, headers, watch)
                 except _NETWORK_ERRORS as exc:  # no response: did the host answer at all?
                     reason = watch.reason or _describe(exc)
-                    raise _error(url, current, reason, unanswered=_silent(reason, hops)) from None
+                    # (the deadline, when it is shorter than the read timeout, too)
+                    silent = _silent(reason, hops) or (
+                        hops == 0 and reason == watch.deadline_reason
+                    )
+                    raise _error(url, current, reason, unanswered=silent) from None
                 try:
                     status = response.status_code
                     if status not in _REDIRECTS:
@@ -531,12 +540,20 @@ class Fetcher:
 def _silent(reason: str, hops: int) -> bool:
     """Whether a fetch that failed with ``reason`` before any response means that the
     URL's own host (not a redirect's) gave no answer: what ``fetch_many`` counts."""
-    return hops == 0 and (reason in _NO_ANSWER or reason.startswith("connection failed"))
+    return hops == 0 and reason in _NO_ANSWER
 
 
-# What _describe says of a host that did not answer.
+# What _describe says of a host that did not answer. Not the other "connection failed"
+# reasons: "too many open files" is this machine's trouble, not the host's.
 _NO_ANSWER = frozenset(
-    {"cannot resolve host", "connection refused", "timed out", "connection reset"}
+    {
+        "cannot resolve host",
+        "connection refused",
+        "timed out",
+        "connection reset",
+        "connection failed (network is unreachable)",
+        "connection failed (no route to host)",
+    }
 )
 
 
@@ -557,8 +574,8 @@ def _location(response: requests.Response) -> str | None:
     return location.strip()
 
 
-def _host_key(url: str) -> str:
-    """The host that ``fetch_many`` limits per: scheme, host name and port."""
+def host_key(url: str) -> str:
+    """The host that ``fetch_many`` limits and counts per: scheme, host name and port."""
     try:
         parts = urlsplit(url)
         port = parts.port
