@@ -463,7 +463,7 @@ def test_parallel_and_serial_extraction_give_the_same_articles(
         return url, FetchResult(url, url, 200, False, text.encode(), text, "text/html", "utf-8",
                                 Validators(None, None), None)  # fmt: skip
 
-    fetched = [result(i) for i in range(6)]
+    fetched = [result(i) for i in range(20)]  # batches of 8, 8 and 4
     first_seen = datetime(2026, 1, 2, tzinfo=UTC)
     monkeypatch.setattr(harvest, "PARALLEL_PAGES", 1000)
     with harvest._readers(len(fetched), first_seen) as read:
@@ -473,8 +473,11 @@ def test_parallel_and_serial_extraction_give_the_same_articles(
     with harvest._readers(len(fetched), first_seen) as read:
         parallel = list(read(fetched))
     assert parallel == serial
+    monkeypatch.setattr(harvest, "_BATCH_CHARS", 1)  # big pages: a batch each
+    with harvest._readers(len(fetched), first_seen) as read:
+        assert list(read(fetched)) == serial
     pages = [page for _, page in serial if page]
-    assert [article.title for article, _ in pages] == [f"Story {i}" for i in range(6)]
+    assert [article.title for article, _ in pages] == [f"Story {i}" for i in range(20)]
     # The entry is the article normalized as first seen then.
     assert [entry for _, entry in pages] == [to_entry(a, first_seen)[0] for a, _ in pages]
 

@@ -464,22 +464,51 @@ def _readers(
                 (url, read_page(r.text, r.final_url, first_seen)) for url, r in fetched
             )
             return
-        window = 4 * parse_workers()
+        window = 2 * parse_workers()  # batches in flight
 
         def read(fetched: Iterable[tuple[str, FetchResult]]) -> Iterator[tuple[str, _Page | None]]:
-            # A bounded window in flight keeps memory flat; results come back in order.
-            pending: deque[tuple[str, Future[_Page | None]]] = deque()
-            for url, result in fetched:
-                job = pool.submit(read_page, result.text, result.final_url, first_seen)
-                pending.append((url, job))
+            # Pages go in batches: a task costs the pool about 0.4 ms of CPU, a tenth of
+            # an extraction, and a batch of 8 an eighth of that. A bounded window in
+            # flight keeps memory flat; results come back in order.
+            pending: deque[tuple[list[str], Future[list[_Page | None]]]] = deque()
+            for urls, batch in _batches(fetched):
+                pending.append((urls, pool.submit(read_pages, batch, first_seen)))
                 while pending and (pending[0][1].done() or len(pending) > window):
-                    url, future = pending.popleft()
-                    yield url, future.result()
+                    urls, future = pending.popleft()
+                    yield from zip(urls, future.result(), strict=True)
             while pending:
-                url, future = pending.popleft()
-                yield url, future.result()
+                urls, future = pending.popleft()
+                yield from zip(urls, future.result(), strict=True)
 
         yield read
+
+
+_BATCH_PAGES = 8
+_BATCH_CHARS = 1_000_000  # a batch of big pages holds no more than this (and one page)
+
+
+def _batches(
+    fetched: Iterable[tuple[str, FetchResult]],
+) -> Iterator[tuple[list[str], list[tuple[str, str]]]]:
+    """The fetched pages in batches for ``read_pages``: their URLs as announced, and
+    each one's text and final URL."""
+    urls: list[str] = []
+    batch: list[tuple[str, str]] = []
+    chars = 0
+    for url, result in fetched:
+        urls.append(url)
+        batch.append((result.text, result.final_url))
+        chars += len(result.text)
+        if len(batch) >= _BATCH_PAGES or chars >= _BATCH_CHARS:
+            yield urls, batch
+            urls, batch, chars = [], [], 0
+    if batch:
+        yield urls, batch
+
+
+def read_pages(pages: list[tuple[str, str]], first_seen: datetime) -> list[_Page | None]:
+    """``read_page`` of each ``(text, url)``, in order: a batch for a worker process."""
+    return [read_page(text, url, first_seen) for text, url in pages]
 
 
 def _ready() -> None:
