@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 import pytest
@@ -406,6 +407,105 @@ def test_seed_deleted_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert outcome.exit_code == 0
     only_warning(outcome, "gone.txt", "skipped: vanished during the run")
     assert "Gone soon" not in atom_titles(outcome.atom)
+
+
+@pytest.fixture
+def refuse_listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
+    """Make folders unlistable: chmod 000, and (as root, where that does not stop
+    listing) an ``os.scandir`` that raises PermissionError for those paths only."""
+    targets: list[Path] = []
+    real_scandir = os.scandir
+
+    def guarded_scandir(path: Any = ".") -> Any:
+        if any(os.fspath(path) == os.fspath(t) for t in targets):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    def refuse(path: Path) -> None:
+        targets.append(path)
+        path.chmod(0)
+        if os.geteuid() == 0:
+            monkeypatch.setattr(os, "scandir", guarded_scandir)
+
+    yield refuse
+    for path in targets:
+        path.chmod(0o755)
+
+
+def test_a_folder_of_seeds_that_cannot_be_listed_stops_the_run(
+    tmp_path: Path, refuse_listing: Callable[[Path], None]
+) -> None:
+    # Going on without it would take its seeds out of every feed: the run stops with
+    # one line, and the feeds and the store stay as they were.
+    locked = {f"locked/s{i}.txt": seed_text(f"Locked {i}") for i in range(3)}
+    config = make_project(tmp_path, {**GOOD, **locked})
+    first = publish_config(config)
+    assert {"Locked 0", "Locked 1", "Locked 2"} <= set(atom_titles(first.atom))
+    before = snapshot(tmp_path / "feeds")
+    refuse_listing(tmp_path / "seeds" / "locked")
+    for command in ("publish", "check"):
+        result = invoke([command, "-c", str(config)])
+        assert result.exit_code == 1, result.stderr
+        assert stderr_lines(result.stderr)[-1] == (
+            "error: seeds/locked/: cannot be listed (permission denied); nothing published,"
+            " so that its seeds stay in the feeds"
+        )
+        assert snapshot(tmp_path / "feeds") == before
+
+
+def test_the_seeds_folder_itself_unlistable(
+    tmp_path: Path, refuse_listing: Callable[[Path], None]
+) -> None:
+    config = make_project(tmp_path, GOOD)
+    publish_config(config)
+    refuse_listing(tmp_path / "seeds")
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 1
+    assert "error: the seeds folder: cannot be listed (permission denied)" in result.stderr
+    assert set(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == GOOD_TITLES
+
+
+def test_an_unlistable_folder_without_seeds_is_only_said(
+    tmp_path: Path, refuse_listing: Callable[[Path], None]
+) -> None:
+    # lost+found at the root of a disk: never held a seed, so nothing is lost.
+    config = make_project(tmp_path, GOOD)
+    (tmp_path / "seeds" / "lost+found").mkdir()
+    refuse_listing(tmp_path / "seeds" / "lost+found")
+    outcome = publish_config(config)
+    assert outcome.exit_code == 0
+    assert outcome.warnings == [
+        "warning: lost+found/: cannot be listed (permission denied); skipped"
+    ]
+
+
+def test_names_of_seeds_that_are_no_files_are_said(tmp_path: Path) -> None:
+    config = make_project(tmp_path, GOOD)
+    seeds = tmp_path / "seeds"
+    (seeds / "dangling.txt").symlink_to(seeds / "deleted.txt")
+    (seeds / "loop-a.md").symlink_to(seeds / "loop-b.md")
+    (seeds / "loop-b.md").symlink_to(seeds / "loop-a.md")
+    os.mkfifo(seeds / "pipe.txt")
+    outcome = publish_config(config)
+    missing = "skipped: symlink to nothing (a missing target, or a loop)"
+    assert outcome.warnings == [
+        f"warning: dangling.txt: {missing}",
+        f"warning: loop-a.md: {missing}",
+        f"warning: loop-b.md: {missing}",
+        "warning: pipe.txt: skipped: not a regular file (a FIFO, a socket or a device)",
+    ]
+
+
+def test_feeds_inside_the_seeds_folder_are_not_seeds(tmp_path: Path) -> None:
+    # seeds = "." (the project folder): its feeds/index.html is no clipping, and a
+    # second run with nothing changed writes nothing.
+    config = make_project(tmp_path, {}, extra_config='[paths]\nseeds = "."\n')
+    write_seed(tmp_path, "note.txt", seed_text("A note"))
+    for _ in range(2):
+        result = invoke(["publish", "-c", str(config)])
+        assert result.exit_code == 0, result.stderr
+        assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["A note"]
+    assert "written: none" in result.stderr, result.stderr
 
 
 # --- file names that are themselves bad ------------------------------------------------------

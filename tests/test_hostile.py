@@ -60,6 +60,8 @@ SKIPPED = {
     "links/chain.txt": "skipped: symlink to a file outside seeds/",
     "links/hop.txt": "skipped: symlink to a file outside seeds/",
     **({"links/environ.txt": "skipped: symlink to a file outside seeds/"} if HAS_ENVIRON else {}),
+    "links/fifo.txt": "skipped: not a regular file",
+    "links/zero.txt": "skipped: not a regular file",
 }
 
 
@@ -103,7 +105,7 @@ PUBLISHED = {
 # on a run of "[", and whether 300 KB of it fits in 5 s depends on the machine.
 SLOW = {"brackets.md": ("Brackets", "skipped: took more than 5 s to read")}
 # Not seeds at all: not regular files, or a symlinked folder. Never read, never warned about.
-IGNORED = ("links/fifo.txt", "links/zero.txt", "links/etc")
+IGNORED = ("links/etc",)  # a symlinked folder: not walked (loops), not a seed
 
 FEED_ITEMS = {  # title of the hostile feed's items -> their link
     "Double-escaped markup in the description": "https://hostile.example.org/feed/double-escaped",
@@ -203,7 +205,9 @@ class Run:
 
 
 def serve(server: HTTPServer) -> str:
-    """Serve the corpus's feeds; returns the hostile feed's URL."""
+    """Serve the corpus's feeds; returns the hostile feed's URL. (No robots.txt, as
+    most sites: this is the session's server, without conftest's ``httpserver``.)"""
+    server.expect_request("/robots.txt").respond_with_data("not found", status=404)
     for name in ("hostile.rss", "entities.rss"):
         server.expect_request(f"/{name}").respond_with_data(
             (CORPUS / "feeds" / name).read_bytes(), content_type="application/rss+xml"
@@ -338,7 +342,7 @@ def test_slow_seed_published_or_skipped_once(run: Run) -> None:
 
 def test_non_files_are_never_read(run: Run) -> None:
     """A FIFO, a link to a device and a symlinked folder are not seeds: the run neither
-    hangs on them nor publishes them."""
+    hangs on them nor publishes them (the first two are said: a name of a seed)."""
     for name in IGNORED:
         assert run.warnings_naming(name) == []
     # ... nor counted: the seeds are the corpus's files and the links that were refused.

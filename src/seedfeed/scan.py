@@ -37,10 +37,12 @@ from .normalize import Identity, content_hash, identify, to_entry
 from .report import Report
 from .seeds import (
     HTML_SUFFIXES,
+    FolderError,
     SeedError,
     SeedFile,
     SeedTooLarge,
     discover_batches,
+    folder_error,
     parse_seed_bytes,
     read_bytes,
 )
@@ -77,9 +79,19 @@ def scan_seeds(
         report.seeds += 1
         report.skip(rel, reason)
 
+    def unlisted(prefix: str, reason: str) -> None:
+        # Going on without a folder the store has seeds in would take their entries out
+        # of the feeds: the run stops. One it has none in (lost+found) is only said.
+        # ``check``, whose store is new, cannot tell: it stops, having not checked all.
+        known = chain(stamps, others)
+        if not prefix or whole or any(rel.startswith(prefix) for rel in known):
+            raise FolderError(folder_error(prefix, reason))
+        report.warn(prefix, f"cannot be listed ({reason}); skipped")
+
     def stale() -> Iterator[tuple[SeedFile, SeedRecord | None]]:
         # Once per file of every publish: kept to a lookup and a comparison.
-        for files in discover_batches(config.paths.seeds, reject):
+        outputs = (config.paths.feeds, config.paths.state)  # when inside seeds/
+        for files in discover_batches(config.paths.seeds, reject, outputs, unlisted):
             report.seeds += len(files)
             report.tick("scanning seeds", report.seeds, known if known >= report.seeds else None)
             paths.note(files)

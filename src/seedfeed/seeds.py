@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache, partial
 from operator import attrgetter
 from pathlib import Path
@@ -37,6 +37,11 @@ class SeedTooLarge(SeedError):
     """A seed file over the size limit (its bytes are the problem, not the disk)."""
 
 
+class FolderError(SeedfeedError):
+    """A folder of seeds cannot be listed. The run stops there: going on without its
+    seeds would take their entries out of every feed."""
+
+
 class SeedFile(NamedTuple):
     """A seed file found on disk. ``rel`` is its path below the seeds folder, with ``/``.
     (A tuple, and ``path`` a str, not a Path: a scan makes 100,000 of them.)"""
@@ -48,36 +53,69 @@ class SeedFile(NamedTuple):
 
 
 def discover(
-    seeds_dir: Path, reject: Callable[[str, str], None] | None = None
+    seeds_dir: Path,
+    reject: Callable[[str, str], None] | None = None,
+    outside: Iterable[Path] = (),
+    unlisted: Callable[[str, str], None] | None = None,
 ) -> Iterator[SeedFile]:
     """Yield the seed files below ``seeds_dir`` in a stable (sorted) order.
 
-    Hidden files and folders, other extensions, non-regular files (FIFOs, sockets) and
-    symlinked folders (loops) are skipped. A folder that cannot be listed is skipped too.
-    A file symlink is followed only when its target is inside ``seeds_dir``: a link to
-    ``/etc/passwd`` must not publish it. Such a link is passed to ``reject`` with the reason.
+    Hidden files and folders, other extensions and symlinked folders (loops) are
+    skipped, and so are the folders ``outside`` (the feeds and the state, when they lie
+    in the seeds folder: a feed's index.html is no seed). A seed name that is no regular
+    file (a FIFO, a dangling or looping symlink) is passed to ``reject`` with the reason;
+    so is a file symlink whose target is outside ``seeds_dir``: a link to
+    ``/etc/passwd`` must not publish it. A folder that cannot be listed is passed to
+    ``unlisted`` (its path below ``seeds_dir``, with a ``/``, and why), which may raise
+    ``FolderError``; without one, it raises ``FolderError``.
     """
-    for batch in discover_batches(seeds_dir, reject):
+    for batch in discover_batches(seeds_dir, reject, outside, unlisted):
         yield from batch
 
 
 def discover_batches(
-    seeds_dir: Path, reject: Callable[[str, str], None] | None = None
+    seeds_dir: Path,
+    reject: Callable[[str, str], None] | None = None,
+    outside: Iterable[Path] = (),
+    unlisted: Callable[[str, str], None] | None = None,
 ) -> Iterator[list[SeedFile]]:
     """``discover``, a folder's run of files at a time: a scan of 100,000 unchanged
     seeds spends its time per file, so the files do not pass one by one through a
     generator per folder level."""
     root = os.path.realpath(seeds_dir)
-    yield from _walk(str(seeds_dir), "", root + os.sep, reject)
+    skip = frozenset(os.path.realpath(path) for path in outside)
+    yield from _walk(str(seeds_dir), "", root + os.sep, reject, skip, unlisted or _refuse)
+
+
+def _refuse(prefix: str, reason: str) -> None:
+    """What an unlisted folder does by default: stop the run (see ``FolderError``)."""
+    raise FolderError(folder_error(prefix, reason))
+
+
+def folder_error(prefix: str, reason: str) -> str:
+    """The message of a ``FolderError`` about the folder ``prefix`` of the seeds."""
+    where = f"seeds/{prefix}" if prefix else "the seeds folder"
+    return (
+        f"{where}: cannot be listed ({reason}); nothing published, so that its seeds"
+        " stay in the feeds"
+    )
 
 
 def _walk(
-    folder: str, prefix: str, root: str, reject: Callable[[str, str], None] | None
+    folder: str,
+    prefix: str,
+    root: str,
+    reject: Callable[[str, str], None] | None,
+    skip: frozenset[str],
+    unlisted: Callable[[str, str], None],
 ) -> Iterator[list[SeedFile]]:
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=_NAME)
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
+        return  # gone since its parent was listed: so are its seeds
+    except OSError as exc:
+        unlisted(prefix, (exc.strerror or type(exc).__name__).lower())
         return
     files: list[SeedFile] = []
     # This loop runs once per file of every publish, also when nothing changed: it
@@ -88,15 +126,23 @@ def _walk(
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
+                if skip and os.path.realpath(entry.path) in skip:
+                    continue  # the feeds folder, inside the seeds folder
                 if files:  # in name order: this folder's files so far, then the subfolder's
                     yield files
                     files = []
-                yield from _walk(entry.path, f"{prefix}{name}/", root, reject)
+                yield from _walk(entry.path, f"{prefix}{name}/", root, reject, skip, unlisted)
                 continue
             dot = name.rfind(".")
             if dot < 1 or name[dot:].lower() not in SEED_SUFFIXES:
                 continue
-            if not entry.is_file():  # follows file symlinks; drops FIFOs and broken links
+            if not _is(entry.is_file):  # follows file symlinks: a FIFO, a broken link
+                if reject is not None and not _is(entry.is_dir):  # (a folder x.txt: not)
+                    if files:
+                        yield files
+                        files = []
+                    rel = prefix + name
+                    reject(rel if rel.isprintable() else _display(rel), _not_a_file(entry))
                 continue
             path = entry.path
             rel = prefix + name
@@ -122,6 +168,23 @@ def _walk(
         files.append(_seed_file((rel, path, st.st_size, mtime_ns)))
     if files:
         yield files
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """``entry.is_file`` or ``entry.is_dir``, following a symlink: False for a loop."""
+    try:
+        return test()
+    except OSError:  # ELOOP: DirEntry says False only for a missing target
+        return False
+
+
+def _not_a_file(entry: os.DirEntry[str]) -> str:
+    """Why a seed name found in a folder is no file to read."""
+    try:
+        os.stat(entry.path)
+    except OSError:
+        return "symlink to nothing (a missing target, or a loop)"
+    return "not a regular file (a FIFO, a socket or a device)"
 
 
 _NAME = attrgetter("name")
