@@ -554,6 +554,8 @@ BROKEN_CONFIGS = {
     "feed-include-not-list": (BASE + "[feeds.x]\ninclude = 'x/*'\n", "feeds.x.include"),
     "feed-bad-name": (BASE + "[feeds.'Bad Name']\ninclude = ['*']\n", "Bad Name"),
     "not-utf8": (BASE.replace("T", "\xe9").encode("latin-1"), "cannot read"),
+    "nested-too-deep": (BASE + "[publish]\nmax_entries = " + "[" * 3000 + "]" * 3000, "nested"),
+    "nul-in-a-path": (BASE + '[paths]\nseeds = "a\\u0000b"\n', "paths.seeds"),
 }
 
 

@@ -63,6 +63,10 @@ def test_full_source(tmp_path: Path) -> None:
         ('url = "https://ex.org/"\nkind = "listing"\nitems = "a[href"\n', "'items'"),
         ('url = "https://ex.org/"\nitems = "a"\n', "'items'"),
         ('url = "https://ex.org/"\n[oops\n', "invalid TOML"),
+        ('url = "http://[::1"\n', "'url'"),  # urlsplit raises on it
+        ('url = "http://ex.org:99999/"\n', "'url'"),
+        ('url = "https:///no-host"\n', "'url'"),
+        ("x = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),  # tomllib recurses
     ],
 )
 def test_bad_source_names_the_key(tmp_path: Path, text: str, needle: str) -> None:

@@ -143,6 +143,23 @@ def test_check_fails_on_a_broken_source_file(tmp_path: Path) -> None:
         "warning: sources/news.toml: skipped: source: 'kind' must be one of article, listing,"
         " feed, not 'lisitng'" in result.stderr
     )
+    # A source is not a seed: the seed is usable.
+    assert result.stderr.splitlines()[-1] == (
+        "1 seed: 1 usable, 0 skipped, 1 source skipped, 0 warnings"
+    )
+
+
+def test_paths_and_urls_that_are_not_usable_are_one_line(tmp_path: Path) -> None:
+    long_name = str(tmp_path / ("a" * 5000))
+    for args, said in [
+        (["publish", "-c", long_name], "not a usable path: File name too long"),
+        (["init", str(tmp_path / ("b" * 300))], "not a usable folder: File name too long"),
+        (["extract", "http://[::1"], "http://[::1: not a URL (Invalid IPv6 URL)"),
+    ]:
+        result = invoke(args)
+        assert result.exit_code == 2, (args, result.stderr)
+        [line] = result.stderr.splitlines()
+        assert line.startswith("error: ") and said in line and len(line) < 400, line
 
 
 @pytest.mark.parametrize(
@@ -306,3 +323,18 @@ def test_more_trackers_are_removed(link: str, canonical: str) -> None:
     from seedfeed.normalize import canonical_url
 
     assert canonical_url(link) == canonical
+
+
+def test_a_state_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    config = make_project(
+        tmp_path, {"a.txt": seed_text("Alpha")}, extra_config=('[paths]\nstate = "config.toml"\n')
+    )
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {config}: cannot use it as the state folder (file exists)"
+    ]
+    import seedfeed
+
+    with pytest.raises(seedfeed.SeedfeedError):  # from Python too, not a bare OSError
+        seedfeed.publish(seedfeed.load_config(config))

@@ -394,9 +394,11 @@ def check_cmd(config_path: Path | None) -> None:
         _stop(code)
     if ctx_verbose():
         err.print(f"stages: {_stages(report)}", markup=False)
+    seeds_skipped = len(report.skipped) - report.bad_sources
+    sources = f", {_plural(report.bad_sources, 'source')} skipped" if report.bad_sources else ""
     err.print(
-        f"{_plural(report.seeds, 'seed')}: {report.seeds - len(report.skipped):,} usable,"
-        f" {len(report.skipped):,} skipped, {_plural(len(report.warnings), 'warning')}",
+        f"{_plural(report.seeds, 'seed')}: {report.seeds - seeds_skipped:,} usable,"
+        f" {seeds_skipped:,} skipped{sources}, {_plural(len(report.warnings), 'warning')}",
         markup=False,
     )
     _stop(code)
@@ -434,7 +436,11 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
     from .seeds import SeedError, read_bytes
     from .web.fetch import Fetcher, decode_body
 
-    if urlsplit(target).scheme.lower() in ("http", "https"):
+    try:
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError as exc:  # "http://[::1": an unclosed bracket
+        raise UsageError(f"{target}: not a URL ({exc})") from None
+    if scheme in ("http", "https"):
         with Fetcher(FetchSettings(allow_private=allow_private)) as fetcher:
             result = fetcher.fetch(target)
         text, url = result.text, url or result.final_url

@@ -117,8 +117,8 @@ class PathSettings:
             path = root / getattr(self, f.name)
             try:
                 resolved.append(path.resolve())
-            except (OSError, RuntimeError) as exc:  # a symlink loop
-                raise ConfigError(f"paths.{f.name}: {path}: {exc}") from None
+            except (OSError, RuntimeError, ValueError) as exc:  # a loop, a NUL byte
+                raise ConfigError(f"paths.{f.name}: {str(path)!r}: {exc}") from None
         return PathSettings(*resolved)
 
 
@@ -335,7 +335,10 @@ class Config:
     cluster: ClusterSettings = field(default_factory=lambda: ClusterSettings(enabled=False))
 
     def __post_init__(self) -> None:
-        root = Path(self.root).expanduser().resolve()
+        try:
+            root = Path(self.root).expanduser().resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # ~nosuchuser, a NUL byte
+            raise ConfigError(f"root: {str(self.root)!r}: {exc}") from None
         _set(self, "root", root)
         _set(self, "paths", self.paths.resolved(root))
         if "s3:" in self.paths.feeds.parts and not self.cluster.enabled:
@@ -396,7 +399,11 @@ def find_config(path: str | Path | None) -> Path:
 
 def load_config(path: str | Path | None = None) -> Config:
     """Read, validate and resolve the configuration at ``path``."""
-    path = find_config(path)
+    try:
+        path = find_config(path)
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError(f"{str(path)[:200]!r}: not a usable path: {reason}") from None
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
@@ -405,6 +412,8 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of [[[[...
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return parse_config(raw, path)
 
 

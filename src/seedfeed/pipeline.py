@@ -52,8 +52,13 @@ class PublishError(SeedfeedError):
 def publish_lock(state_dir: Path, timeout: float = 60.0) -> Iterator[None]:
     """Hold the project's publish lock, so two runs (a daemon, a manual publish) never
     write at once. Waits up to ``timeout`` seconds for the other run to finish."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / "publish.lock", "a") as handle:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(state_dir / "publish.lock", "a")  # noqa: SIM115  # closed below
+    except OSError as exc:  # a file in its place, no permission, a read-only disk
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise PublishError(f"{state_dir}: cannot use it as the state folder ({reason})") from None
+    with handle:
         deadline = time.monotonic() + timeout
         waiting = False
         while True:
@@ -232,6 +237,7 @@ def _sources(config: Config, report: Report) -> list[Source]:
     for line in errors:
         path, _, reason = line.partition(": ")
         report.skip(_below(config.root, path), f"source: {reason}")
+    report.bad_sources += len(errors)
     return sources
 
 

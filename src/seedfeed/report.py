@@ -30,6 +30,7 @@ class Report:
     parsed: int = 0
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    bad_sources: int = 0  # of ``skipped``, the source files that cannot be used
     # Skipped seeds that are as they were when an earlier run said why: not said again
     # one by one, but counted in one line (they are also in ``skipped``).
     standing: list[tuple[str, str]] = field(default_factory=list)

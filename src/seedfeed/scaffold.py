@@ -41,7 +41,12 @@ def scaffold(directory: Path, *, title: str, base_url: str) -> list[Path]:
     Existing files are never overwritten; returns the paths created.
     """
     config = directory / CONFIG_NAME
-    if config.exists():
+    try:
+        exists = config.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        reason = getattr(exc, "strerror", None) or exc
+        raise ScaffoldError(f"{str(directory)[:200]!r}: not a usable folder: {reason}") from None
+    if exists:
         raise ScaffoldError(f"{config}: already exists; nothing changed")
     if not base_url.endswith("/"):
         base_url += "/"

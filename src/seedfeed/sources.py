@@ -94,6 +94,8 @@ def parse_source(path: Path) -> Source:
         raise SourceError(f"cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SourceError(f"invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of [[[[...
+        raise SourceError("invalid TOML: nested too deeply") from None
     return source_from_dict(raw, path)
 
 
@@ -111,7 +113,7 @@ def source_from_dict(raw: dict[str, Any], path: Path) -> Source:
     if not urls:
         raise SourceError("'url' (or 'urls') is required")
     for url in urls:
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+        if not _is_http_url(url):
             raise SourceError(f"'url' must be an http(s) URL, not {url!r}")
     kind = raw.get("kind", "article")
     if kind not in KINDS:
@@ -146,6 +148,18 @@ def source_from_dict(raw: dict[str, Any], path: Path) -> Source:
         author=clean_text(raw.get("author", "")),
         enabled=raw.get("enabled", True),
     )
+
+
+def _is_http_url(url: object) -> bool:
+    """Whether ``url`` is an http(s) URL with a host (and, if any, a valid port)."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError when out of range
+    except ValueError:  # "http://[::1": an unclosed bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _check_cron(expression: str) -> None:
