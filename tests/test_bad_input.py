@@ -556,6 +556,8 @@ BROKEN_CONFIGS = {
     "not-utf8": (BASE.replace("T", "\xe9").encode("latin-1"), "cannot read"),
     "nested-too-deep": (BASE + "[publish]\nmax_entries = " + "[" * 3000 + "]" * 3000, "nested"),
     "nul-in-a-path": (BASE + '[paths]\nseeds = "a\\u0000b"\n', "paths.seeds"),
+    "jitter-past-a-c-int": (BASE + "[schedule]\njitter = 99999999999999999999\n", "jitter"),
+    "url-urlsplit-refuses": ('[site]\ntitle = "T"\nbase_url = "http://[::1"\n', "base_url"),
 }
 
 

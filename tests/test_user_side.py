@@ -338,3 +338,21 @@ def test_a_state_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(seedfeed.SeedfeedError):  # from Python too, not a bare OSError
         seedfeed.publish(seedfeed.load_config(config))
+
+
+def test_init_writes_only_what_publish_accepts(tmp_path: Path) -> None:
+    for args, said in [
+        (["--base-url", "ftp://x"], "site.base_url must be an absolute http(s) URL"),
+        (["--title", ""], "site.title is required"),
+    ]:
+        result = invoke(["init", str(tmp_path / "p"), *args])
+        assert result.exit_code == 2 and said in result.stderr, result.stderr
+        assert not (tmp_path / "p").exists()  # nothing written
+
+
+def test_serve_refuses_a_feeds_path_that_is_a_file(tmp_path: Path) -> None:
+    config = make_project(tmp_path, extra_config='[paths]\nfeeds = "config.toml"\n')
+    # (in a child: a long-running command stamps the log lines of its process)
+    result = run_subprocess(["serve", "-c", str(config)], tmp_path)
+    assert result.returncode == 2
+    assert "not a folder (paths.feeds); nothing to serve" in result.stderr

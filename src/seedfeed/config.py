@@ -60,7 +60,10 @@ class ConfigError(SeedfeedError):
 
 def _http_url(value: str, key: str) -> str:
     value = value.strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[::1": an unclosed bracket
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{key} must be an absolute http(s) URL, not {value!r}")
     return value
@@ -197,8 +200,11 @@ class ScheduleSettings:
 
     def __post_init__(self) -> None:
         _check_types(self, "schedule")
-        if self.jitter < 0 or self.misfire_grace < 1:
-            raise ConfigError("schedule.jitter must be >= 0 and misfire_grace >= 1")
+        # (bounded: APScheduler takes them as C ints; a day of jitter, a week of grace)
+        if not 0 <= self.jitter <= 86_400 or not 1 <= self.misfire_grace <= 604_800:
+            raise ConfigError(
+                "schedule.jitter must be 0 to 86400 s and misfire_grace 1 to 604800 s"
+            )
         if (self.cron, self.timezone) == ("*/15 * * * *", "UTC"):
             return  # the defaults are valid; APScheduler costs 40 ms to import
         from .schedule import ScheduleError, cron_trigger

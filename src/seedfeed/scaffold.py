@@ -48,6 +48,9 @@ def scaffold(directory: Path, *, title: str, base_url: str) -> list[Path]:
         raise ScaffoldError(f"{str(directory)[:200]!r}: not a usable folder: {reason}") from None
     if exists:
         raise ScaffoldError(f"{config}: already exists; nothing changed")
+    from .config import SiteSettings  # what publish will check, checked before writing
+
+    SiteSettings(title=title, base_url=base_url)
     if not base_url.endswith("/"):
         base_url += "/"
     created = []

@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from . import __version__
+from .errors import UsageError
 from .formats import INDEX_NAME, LABEL_FOLDERS, media_type
 
 log = logging.getLogger("seedfeed.serve")
@@ -539,6 +540,8 @@ def serve(feeds_dir: Path, host: str, port: int, stop: threading.Event | None = 
     KeyboardInterrupt and ``stop`` end in the same orderly shutdown.
     """
     stop = stop if stop is not None else threading.Event()
+    if Path(feeds_dir).exists() and not Path(feeds_dir).is_dir():
+        raise UsageError(f"{feeds_dir}: not a folder (paths.feeds); nothing to serve")
     server = make_server(feeds_dir, host, port)
     if not Path(feeds_dir).is_dir():
         log.warning("%s does not exist yet: every request is a 404 until a publish", feeds_dir)
