@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,8 @@ from seedfeed.config import (
     DEFAULT_FEED,
     Config,
     ConfigError,
+    FeedSpec,
+    SiteSettings,
     find_config,
     load_config,
     parse_config,
@@ -344,3 +347,26 @@ class TestCluster:
         assert "written by a cluster" in _error(tmp_path, text)
         cfg = load_config(_write(tmp_path / "c", text + f'[cluster]\ndatabase = "{self.DB}"\n'))
         assert "s3:" in cfg.paths.feeds.parts
+
+
+@pytest.mark.parametrize(
+    ("build", "said"),
+    [
+        (lambda site: Config(root=".", site=None), "site must be SiteSettings"),  # type: ignore[arg-type]
+        (lambda site: Config(root=".", site=site, publish=None), "publish must be"),  # type: ignore[arg-type]
+        (lambda site: Config(root=".", site=site, paths={"seeds": "x"}), "paths must be"),  # type: ignore[arg-type]
+        (lambda site: Config(root=".", site=site, feeds=["x"]), "feeds must be a list of FeedSpec"),  # type: ignore[list-item]
+        (lambda site: Config(root=5, site=site), "root must be a path"),  # type: ignore[arg-type]
+        (lambda site: FeedSpec("x", "t", include=(1,)), "feeds.x.include must be a list"),  # type: ignore[arg-type]
+        (
+            lambda site: FeedSpec("x", "t", max_entries=2.5),
+            "feeds.x.max_entries must be an integer",
+        ),  # type: ignore[arg-type]
+        # A string is no list of words: it would filter on its letters.
+        (lambda site: FeedSpec("x", "t", words="climate"), "feeds.x.words must be a list"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_config_built_in_code_is_checked_as_a_file_is(build: Any, said: str) -> None:
+    site = SiteSettings(title="T", base_url="http://x.example/")
+    with pytest.raises(ConfigError, match=said):
+        build(site)

@@ -298,6 +298,13 @@ class FeedSpec:
     exclude_sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        _check(self.name, str, "feeds.<name>")
+        _check_types(self, f"feeds.{self.name}")  # name, title, description, max_entries
+        for key in ("include", *FILTER_KEYS):
+            value = getattr(self, key)
+            # A string is no list: "climate" would filter on c, l, i, m, ...
+            if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"feeds.{self.name}.{key} must be a list of strings")
         if not FEED_NAME_RE.match(self.name) and not LABEL_FEED_RE.match(self.name):
             raise ConfigError(
                 f"feeds.{self.name}: a feed name is lowercase letters, digits, - and _"
@@ -341,6 +348,20 @@ class Config:
     cluster: ClusterSettings = field(default_factory=lambda: ClusterSettings(enabled=False))
 
     def __post_init__(self) -> None:
+        # A Config built in code is checked as one read from a file: each section is
+        # its settings class (which checked its own values), the feeds are FeedSpecs.
+        for name, kind in get_type_hints(Config).items():
+            if isinstance(kind, type) and name != "root":  # (root may be a str)
+                _check(getattr(self, name), kind, name)
+        if not isinstance(self.root, str | os.PathLike):
+            raise ConfigError(f"root must be a path, not {_type_name(type(self.root))}")
+        if not isinstance(self.feeds, tuple | list) or not all(
+            isinstance(spec, FeedSpec) for spec in self.feeds
+        ):
+            raise ConfigError("feeds must be a list of FeedSpec")
+        _set(self, "feeds", tuple(self.feeds))
+        if self.file is not None and not isinstance(self.file, str | os.PathLike):
+            raise ConfigError(f"file must be a path, not {_type_name(type(self.file))}")
         try:
             root = Path(self.root).expanduser().resolve()
         except (OSError, RuntimeError, ValueError) as exc:  # ~nosuchuser, a NUL byte
