@@ -356,3 +356,26 @@ def test_serve_refuses_a_feeds_path_that_is_a_file(tmp_path: Path) -> None:
     result = run_subprocess(["serve", "-c", str(config)], tmp_path)
     assert result.returncode == 2
     assert "not a folder (paths.feeds); nothing to serve" in result.stderr
+
+
+def test_the_library_says_which_argument_is_wrong(tmp_path: Path) -> None:
+    import datetime
+
+    import seedfeed
+
+    config = seedfeed.load_config(make_project(tmp_path, {"a.txt": seed_text("Alpha")}))
+    for call, error, said in [
+        (lambda: seedfeed.publish(None), TypeError, "config must be a Config"),
+        (lambda: seedfeed.check({}), TypeError, "config must be a Config"),
+        (lambda: seedfeed.publish(config, lock_timeout=float("nan")), ValueError, "finite"),
+        (lambda: seedfeed.extract(None), TypeError, "html must be a str"),
+        (lambda: seedfeed.extract("<p>x</p>", url=5), TypeError, "url must be a str"),
+        (lambda: seedfeed.extract("<p>x</p>", now="2020"), TypeError, "now must be a datetime"),
+        (
+            lambda: seedfeed.extract("<p>x</p>", now=datetime.datetime(2020, 1, 1)),
+            ValueError,
+            "aware",
+        ),
+    ]:
+        with pytest.raises(error, match=said):
+            call()

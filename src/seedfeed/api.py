@@ -18,9 +18,15 @@ def publish(
     """Read the seeds and sources of ``config`` and write its feeds (only files whose
     bytes change, all or none). ``refresh`` fetches all sources (``True``), or the
     sources named, now whatever their backoff. Bad inputs are warnings in the report;
-    raises ``SeedfeedError`` when the run cannot be done."""
+    raises ``SeedfeedError`` when the run cannot be done, ``TypeError`` or ``ValueError``
+    for arguments of the wrong kind."""
     from .pipeline import publish as run
 
+    _need(config, Config, "config")
+    if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, int | float):
+        raise TypeError(f"lock_timeout must be a number of seconds, not {lock_timeout!r}")
+    if not 0 <= lock_timeout < float("inf"):  # NaN too: it would wait for ever
+        raise ValueError(f"lock_timeout must be a finite number >= 0, not {lock_timeout!r}")
     return run(config, lock_timeout=lock_timeout, refresh=refresh)
 
 
@@ -29,6 +35,7 @@ def check(config: Config) -> Report:
     what would be skipped or warned about."""
     from .pipeline import publish as run
 
+    _need(config, Config, "config")
     return run(config, dry_run=True)
 
 
@@ -38,6 +45,19 @@ def extract(html: str, url: str = "", *, now: datetime | None = None) -> Entry:
     from .normalize import to_entry
     from .web.extract import article_from_html
 
+    _need(html, str, "html")
+    _need(url, str, "url")
+    if now is not None:
+        _need(now, datetime, "now")
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime (with a time zone)")
+
     article = article_from_html(html, origin=url or "page", url=url)
     entry, _warnings = to_entry(article, now or datetime.now(UTC).replace(microsecond=0))
     return entry
+
+
+def _need(value: object, kind: type, name: str) -> None:
+    """A ``TypeError`` naming ``name`` unless ``value`` is a ``kind``."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
