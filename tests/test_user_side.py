@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -379,3 +380,24 @@ def test_the_library_says_which_argument_is_wrong(tmp_path: Path) -> None:
     ]:
         with pytest.raises(error, match=said):
             call()
+
+
+def test_status_of_a_state_folder_that_cannot_be_read_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha")})
+    assert invoke(["publish", "-c", str(config)]).exit_code == 0
+    state = tmp_path / ".seedfeed"
+    real_stat = os.stat
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> Any:  # (root reads any folder)
+        if os.fspath(path).startswith(os.fspath(state)):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refused)
+    result = invoke(["status", "-c", str(config)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: {state}: cannot read the state (permission denied)"
+    ]

@@ -566,10 +566,15 @@ def status_cmd(config_path: Path | None) -> None:
         for line in cluster_lines(data):
             click.echo(line)
         return
-    if ctx_json():
-        _print_json(status(config))
-        return
-    for line in status_lines(config):
+    try:
+        if ctx_json():
+            _print_json(status(config))
+            return
+        lines = list(status_lines(config))
+    except OSError as exc:  # a state folder this user may not read
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise CommandError(f"{config.paths.state}: cannot read the state ({reason})") from None
+    for line in lines:
         click.echo(line)
 
 
