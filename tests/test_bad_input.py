@@ -443,14 +443,23 @@ def test_a_folder_of_seeds_that_cannot_be_listed_stops_the_run(
     assert {"Locked 0", "Locked 1", "Locked 2"} <= set(atom_titles(first.atom))
     before = snapshot(tmp_path / "feeds")
     refuse_listing(tmp_path / "seeds" / "locked")
-    for command in ("publish", "check"):
-        result = invoke([command, "-c", str(config)])
-        assert result.exit_code == 1, result.stderr
-        assert stderr_lines(result.stderr)[-1] == (
-            "error: seeds/locked/: cannot be listed (permission denied); nothing published,"
-            " so that its seeds stay in the feeds"
-        )
-        assert snapshot(tmp_path / "feeds") == before
+    where = f"{os.path.realpath(tmp_path / 'seeds')}/locked/"
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 1, result.stderr
+    assert stderr_lines(result.stderr)[-1] == (
+        f"error: {where}: cannot be listed (permission denied); nothing published,"
+        " so that its seeds stay in the feeds"
+    )
+    assert snapshot(tmp_path / "feeds") == before
+    # check goes on (it writes nothing), names the folder and exits 3: not all checked.
+    result = invoke(["check", "-c", str(config)])
+    assert result.exit_code == 3, result.stderr
+    assert stderr_lines(result.stderr) == [
+        f"warning: {where}: skipped: cannot be listed (permission denied); its seeds were"
+        " not checked",
+        "2 seeds: 2 usable, 0 skipped, 1 folder not listed, 0 warnings",
+    ]
+    assert snapshot(tmp_path / "feeds") == before
 
 
 def test_the_seeds_folder_itself_unlistable(
@@ -461,8 +470,32 @@ def test_the_seeds_folder_itself_unlistable(
     refuse_listing(tmp_path / "seeds")
     result = invoke(["publish", "-c", str(config)])
     assert result.exit_code == 1
-    assert "error: the seeds folder: cannot be listed (permission denied)" in result.stderr
+    where = f"{os.path.realpath(tmp_path / 'seeds')}/"
+    assert f"error: {where}: cannot be listed (permission denied)" in result.stderr
     assert set(atom_titles(tmp_path / "feeds" / "all.atom.xml")) == GOOD_TITLES
+
+
+def test_the_seeds_folder_gone_between_check_and_walk_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the run's first check, gone when listed (a disk unmounted): no seed is
+    # known to be gone, so no feed is emptied.
+    config = make_project(tmp_path, GOOD)
+    publish_config(config)
+    before = snapshot(tmp_path / "feeds")
+    seeds = os.path.realpath(tmp_path / "seeds")
+    real_scandir = os.scandir
+
+    def vanished(path: Any = ".") -> Any:
+        if os.fspath(path) == seeds:
+            raise FileNotFoundError(2, "No such file or directory", seeds)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", vanished)
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 1
+    assert f"error: {seeds}/: cannot be listed (no such file or directory)" in result.stderr
+    assert snapshot(tmp_path / "feeds") == before
 
 
 def test_an_unlistable_folder_without_seeds_is_only_said(
@@ -474,9 +507,28 @@ def test_an_unlistable_folder_without_seeds_is_only_said(
     refuse_listing(tmp_path / "seeds" / "lost+found")
     outcome = publish_config(config)
     assert outcome.exit_code == 0
+    where = f"{os.path.realpath(tmp_path / 'seeds')}/lost+found/"
     assert outcome.warnings == [
-        "warning: lost+found/: cannot be listed (permission denied); skipped"
+        f"warning: {where}: cannot be listed (permission denied); skipped (none of its"
+        " seeds published)"
     ]
+
+
+def test_an_unlistable_folder_with_an_unprintable_name_is_known_by_its_seeds(
+    tmp_path: Path, refuse_listing: Callable[[Path], None]
+) -> None:
+    # Its seeds are stored under the escaped name (new\x0aline/a.txt): the run
+    # compares with that, so it stops, and says the name escaped, on one line.
+    config = make_project(tmp_path, {**GOOD, "new\nline/a.txt": seed_text("Odd one")})
+    assert "Odd one" in atom_titles(publish_config(config).atom)
+    refuse_listing(tmp_path / "seeds" / "new\nline")
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 1
+    where = f"{os.path.realpath(tmp_path / 'seeds')}/new\\x0aline/"
+    assert stderr_lines(result.stderr)[-1] == (
+        f"error: {where}: cannot be listed (permission denied); nothing published,"
+        " so that its seeds stay in the feeds"
+    )
 
 
 def test_names_of_seeds_that_are_no_files_are_said(tmp_path: Path) -> None:
@@ -506,6 +558,28 @@ def test_feeds_inside_the_seeds_folder_are_not_seeds(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
         assert atom_titles(tmp_path / "feeds" / "all.atom.xml") == ["A note"]
     assert "written: none" in result.stderr, result.stderr
+
+
+def test_the_watch_ignores_the_feeds_inside_the_seeds_folder(tmp_path: Path) -> None:
+    # seedfeed run's watch sees the publish write feeds/index.html: no seed changed,
+    # so no publish follows (it would publish after every publish).
+    from watchdog.events import DirCreatedEvent, FileModifiedEvent
+
+    from seedfeed.daemon import Daemon
+
+    config = make_project(tmp_path, {}, extra_config='[paths]\nseeds = "."\n')
+    daemon = Daemon(config)
+    project = os.path.realpath(tmp_path)
+    for event in (
+        FileModifiedEvent(f"{project}/feeds/index.html"),
+        DirCreatedEvent(f"{project}/feeds/tag"),
+        FileModifiedEvent(f"{project}/feeds"),
+    ):
+        daemon._on_seed_event(event)
+        assert daemon._debounce is None, event
+    daemon._on_seed_event(FileModifiedEvent(f"{project}/note.html"))
+    assert daemon._debounce is not None
+    daemon._debounce.cancel()
 
 
 # --- file names that are themselves bad ------------------------------------------------------

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from helpers import examples
 from seedfeed.model import Article, Block
 from seedfeed.seeds import (
+    FolderError,
     SeedError,
     SeedFile,
     decode,
@@ -612,8 +613,13 @@ class TestDiscover:
         for seed in seeds:
             assert Path(seed.path).read_text() == "T\n"
 
-    def test_missing_folder_yields_nothing(self, tmp_path: Path) -> None:
-        assert list(discover(tmp_path / "nope")) == []
+    def test_missing_folder_is_no_empty_folder(self, tmp_path: Path) -> None:
+        # Taken for empty, it would take every seed out of the feeds.
+        with pytest.raises(FolderError, match=r"nope/: cannot be listed \(no such file"):
+            list(discover(tmp_path / "nope"))
+        said: list[tuple[str, str]] = []
+        assert list(discover(tmp_path / "nope", unlisted=lambda *args: said.append(args))) == []
+        assert said == [("", "no such file or directory")]
 
 
 # --- the head alone gives what the whole gives --------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -148,6 +149,14 @@ def test_check_fails_on_a_broken_source_file(tmp_path: Path) -> None:
     assert result.stderr.splitlines()[-1] == (
         "1 seed: 1 usable, 0 skipped, 1 source skipped, 0 warnings"
     )
+    # and so says publish's summary: no seed skipped, one source.
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 0
+    assert re.match(
+        r"published 1 article in 1 feed from 1 seed \(1 read, 0 unchanged\), 1 source"
+        r" skipped in [0-9.]+ s; written: ",
+        result.stderr.splitlines()[-1],
+    ), result.stderr
 
 
 def test_paths_and_urls_that_are_not_usable_are_one_line(tmp_path: Path) -> None:

@@ -236,13 +236,23 @@ def _plural(count: int, word: str, many: str | None = None) -> str:
 def _summary(report: Report) -> str:
     """The line a publish ends with: articles, feeds, seeds, what was written."""
     written = ", ".join(report.written) or "none (all up to date)"
-    skipped = f", {len(report.skipped):,} skipped" if report.skipped else ""
+    skipped = f", {report.seeds_skipped:,} skipped" if report.seeds_skipped else ""
     return (
         f"published {_plural(report.articles, 'article')} in"
         f" {_plural(len(report.entries), 'feed')} from {_plural(report.seeds, 'seed')}"
         f" ({report.parsed:,} read, {report.unchanged:,} unchanged{skipped})"
-        f" in {report.seconds:.2f} s; written: {written}"
+        f"{_others_skipped(report)} in {report.seconds:.2f} s; written: {written}"
     )
+
+
+def _others_skipped(report: Report) -> str:
+    """ ", 2 sources skipped", ", 1 folder unlisted": what was skipped besides seeds."""
+    parts = []
+    if report.bad_sources:
+        parts.append(f", {_plural(report.bad_sources, 'source')} skipped")
+    if report.bad_folders:
+        parts.append(f", {_plural(report.bad_folders, 'folder')} not listed")
+    return "".join(parts)
 
 
 def _standing(report: Report) -> str | None:
@@ -394,11 +404,11 @@ def check_cmd(config_path: Path | None) -> None:
         _stop(code)
     if ctx_verbose():
         err.print(f"stages: {_stages(report)}", markup=False)
-    seeds_skipped = len(report.skipped) - report.bad_sources
-    sources = f", {_plural(report.bad_sources, 'source')} skipped" if report.bad_sources else ""
+    seeds_skipped = report.seeds_skipped
     err.print(
         f"{_plural(report.seeds, 'seed')}: {report.seeds - seeds_skipped:,} usable,"
-        f" {seeds_skipped:,} skipped{sources}, {_plural(len(report.warnings), 'warning')}",
+        f" {seeds_skipped:,} skipped{_others_skipped(report)},"
+        f" {_plural(len(report.warnings), 'warning')}",
         markup=False,
     )
     _stop(code)

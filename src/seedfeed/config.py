@@ -73,12 +73,25 @@ def _set(settings: object, name: str, value: Any) -> None:
     object.__setattr__(settings, name, value)  # normalizing a frozen dataclass
 
 
+@functools.cache
+def _all_hints(kind: type) -> dict[str, Any]:
+    """A dataclass's field types. Cached: ``get_type_hints`` costs ~300 µs, and a
+    publish builds a FeedSpec per tag. (Read only.)"""
+    return get_type_hints(kind)
+
+
+@functools.cache
+def _hints(kind: type) -> tuple[tuple[str, type], ...]:
+    """A dataclass's fields whose type is a plain class, with it."""
+    return tuple((name, hint) for name, hint in _all_hints(kind).items() if isinstance(hint, type))
+
+
 def _check_types(settings: object, section: str) -> None:
     """Each field of a settings dataclass has its declared type (as ``_check`` says), so
     that settings built in code are checked as those read from a file."""
-    for name, kind in get_type_hints(type(settings)).items():
-        if isinstance(kind, type):
-            _check(getattr(settings, name), kind, f"{section}.{name}")
+    cls: type = type(settings)
+    for name, kind in _hints(cls):
+        _check(getattr(settings, name), kind, f"{section}.{name}")
 
 
 @dataclass(frozen=True)
@@ -350,8 +363,8 @@ class Config:
     def __post_init__(self) -> None:
         # A Config built in code is checked as one read from a file: each section is
         # its settings class (which checked its own values), the feeds are FeedSpecs.
-        for name, kind in get_type_hints(Config).items():
-            if isinstance(kind, type) and name != "root":  # (root may be a str)
+        for name, kind in _hints(Config):
+            if name != "root":  # (root may be a str)
                 _check(getattr(self, name), kind, name)
         if not isinstance(self.root, str | os.PathLike):
             raise ConfigError(f"root must be a path, not {_type_name(type(self.root))}")
@@ -362,6 +375,8 @@ class Config:
         _set(self, "feeds", tuple(self.feeds))
         if self.file is not None and not isinstance(self.file, str | os.PathLike):
             raise ConfigError(f"file must be a path, not {_type_name(type(self.file))}")
+        if self.file is not None:
+            _set(self, "file", Path(self.file))
         try:
             root = Path(self.root).expanduser().resolve()
         except (OSError, RuntimeError, ValueError) as exc:  # ~nosuchuser, a NUL byte
@@ -397,7 +412,7 @@ class Config:
 @functools.cache
 def _sections() -> dict[str, type]:
     """The file's sections, read off Config's fields: section name -> settings class."""
-    hints = get_type_hints(Config)
+    hints = _all_hints(Config)
     return {
         f.name: hint
         for f in fields(Config)
@@ -477,7 +492,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
 
 def _section(name: str, kind: type, body: dict[str, Any]) -> dict[str, Any]:
     """The keys of one section, each checked against its field's type."""
-    types = get_type_hints(kind)
+    types = _all_hints(kind)
     for key, value in body.items():
         if key not in types:
             raise ConfigError(f"unknown key {name}.{key}")

@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Config, ConfigError, load_config
 from .errors import SeedfeedError, UsageError
-from .pipeline import LockTimeout, PublishError, publish
+from .pipeline import publish
 from .schedule import cron_trigger, zone
 from .seeds import SEED_SUFFIXES
 from .store import StoreError, open_store
@@ -90,7 +90,7 @@ class Daemon:
         started = time.monotonic()
         try:
             report = publish(self.config, lock_timeout=600)
-        except (PublishError, LockTimeout) as exc:
+        except SeedfeedError as exc:  # said in one line, as the CLI says it
             self.failures += 1
             log.error("publish (%s) failed: %s", reason, exc)
             return
@@ -301,11 +301,19 @@ class Daemon:
     def _on_seed_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
+        paths = [os.fsdecode(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
+        # feeds/ and the state inside the seeds folder are written by the publish
+        # itself (feeds/index.html is no seed): their changes would publish again.
+        outputs = tuple(
+            f"{path}{os.sep}" for path in (self.config.paths.feeds, self.config.paths.state)
+        )
+        paths = [p for p in paths if not f"{p}{os.sep}".startswith(outputs)]
+        if not paths:
+            return
         if event.is_directory:  # a folder of seeds moved, added or deleted
             if event.event_type in ("created", "deleted", "moved"):
                 self._seeds_changed()
             return
-        paths = [os.fsdecode(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
         seeds = [p for p in paths if _is_seed_path(p)]
         if seeds:
             self._seeds_changed(seeds)

@@ -31,6 +31,7 @@ class Report:
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     bad_sources: int = 0  # of ``skipped``, the source files that cannot be used
+    bad_folders: int = 0  # of ``skipped``, seed folders ``check`` could not list
     # Skipped seeds that are as they were when an earlier run said why: not said again
     # one by one, but counted in one line (they are also in ``skipped``).
     standing: list[tuple[str, str]] = field(default_factory=list)
@@ -44,6 +45,11 @@ class Report:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per step
     sources: SourceRun | None = None
     progress: Progress | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def seeds_skipped(self) -> int:
+        """Of ``skipped``, the seed files (not the sources or folders)."""
+        return len(self.skipped) - self.bad_sources - self.bad_folders
 
     def warn(self, origin: str, message: str) -> None:
         """Record and log a warning about one input that was still published."""

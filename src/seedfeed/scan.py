@@ -43,6 +43,7 @@ from .seeds import (
     SeedTooLarge,
     discover_batches,
     folder_error,
+    folder_path,
     parse_seed_bytes,
     read_bytes,
 )
@@ -80,13 +81,17 @@ def scan_seeds(
         report.skip(rel, reason)
 
     def unlisted(prefix: str, reason: str) -> None:
+        where = folder_path(config.paths.seeds, prefix)
+        if whole:  # ``check``: its store is new and cannot tell; it goes on and says so
+            report.bad_folders += 1
+            report.skip(where, f"cannot be listed ({reason}); its seeds were not checked")
+            return
         # Going on without a folder the store has seeds in would take their entries out
         # of the feeds: the run stops. One it has none in (lost+found) is only said.
-        # ``check``, whose store is new, cannot tell: it stops, having not checked all.
         known = chain(stamps, others)
-        if not prefix or whole or any(rel.startswith(prefix) for rel in known):
-            raise FolderError(folder_error(prefix, reason))
-        report.warn(prefix, f"cannot be listed ({reason}); skipped")
+        if not prefix or any(rel.startswith(prefix) for rel in known):
+            raise FolderError(folder_error(config.paths.seeds, prefix, reason))
+        report.warn(where, f"cannot be listed ({reason}); skipped (none of its seeds published)")
 
     def stale() -> Iterator[tuple[SeedFile, SeedRecord | None]]:
         # Once per file of every publish: kept to a lookup and a comparison.

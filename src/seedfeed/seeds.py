@@ -83,21 +83,39 @@ def discover_batches(
     seeds spends its time per file, so the files do not pass one by one through a
     generator per folder level."""
     root = os.path.realpath(seeds_dir)
-    skip = frozenset(os.path.realpath(path) for path in outside)
-    yield from _walk(str(seeds_dir), "", root + os.sep, reject, skip, unlisted or _refuse)
+    skip = _inside(root, outside)
+    refuse = unlisted or partial(_refuse, str(seeds_dir))
+    yield from _walk(str(seeds_dir), "", root + os.sep, reject, skip, refuse)
 
 
-def _refuse(prefix: str, reason: str) -> None:
+def _inside(root: str, folders: Iterable[Path]) -> frozenset[str]:
+    """The ``folders`` that lie inside ``root``, as the walk names them: their path
+    below it, ending in ``/``. (The walk follows no symlinked folder, so its names are
+    real paths: a string test, with no ``realpath`` a subfolder.)"""
+    inside = set()
+    for folder in folders:
+        real = os.path.realpath(folder)
+        if real.startswith(root + os.sep):
+            inside.add(real[len(root) + 1 :].replace(os.sep, "/") + "/")
+    return frozenset(inside)
+
+
+def _refuse(seeds_dir: str, prefix: str, reason: str) -> None:
     """What an unlisted folder does by default: stop the run (see ``FolderError``)."""
-    raise FolderError(folder_error(prefix, reason))
+    raise FolderError(folder_error(seeds_dir, prefix, reason))
 
 
-def folder_error(prefix: str, reason: str) -> str:
+def folder_path(seeds_dir: str | Path, prefix: str) -> str:
+    """The folder ``prefix`` (a key prefix: escaped, ending in ``/``) of the seeds, as
+    a warning names it: its whole path, escaped where not printable."""
+    return _display(os.path.join(seeds_dir, prefix))
+
+
+def folder_error(seeds_dir: str | Path, prefix: str, reason: str) -> str:
     """The message of a ``FolderError`` about the folder ``prefix`` of the seeds."""
-    where = f"seeds/{prefix}" if prefix else "the seeds folder"
     return (
-        f"{where}: cannot be listed ({reason}); nothing published, so that its seeds"
-        " stay in the feeds"
+        f"{folder_path(seeds_dir, prefix)}: cannot be listed ({reason}); nothing published,"
+        " so that its seeds stay in the feeds"
     )
 
 
@@ -112,10 +130,15 @@ def _walk(
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=_NAME)
-    except (FileNotFoundError, NotADirectoryError):
-        return  # gone since its parent was listed: so are its seeds
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        if prefix:
+            return  # gone since its parent was listed: so are its seeds
+        # The seeds folder itself, gone since the run checked it: all its seeds are
+        # unknown, not gone (going on would empty every feed).
+        unlisted(prefix, _reason(exc))
+        return
     except OSError as exc:
-        unlisted(prefix, (exc.strerror or type(exc).__name__).lower())
+        unlisted(prefix if prefix.isprintable() else _display(prefix), _reason(exc))
         return
     files: list[SeedFile] = []
     # This loop runs once per file of every publish, also when nothing changed: it
@@ -126,7 +149,7 @@ def _walk(
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                if skip and os.path.realpath(entry.path) in skip:
+                if skip and f"{prefix}{name}/" in skip:
                     continue  # the feeds folder, inside the seeds folder
                 if files:  # in name order: this folder's files so far, then the subfolder's
                     yield files
@@ -168,6 +191,10 @@ def _walk(
         files.append(_seed_file((rel, path, st.st_size, mtime_ns)))
     if files:
         yield files
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def _is(test: Callable[[], bool]) -> bool:

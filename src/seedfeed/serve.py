@@ -528,8 +528,11 @@ def make_server(feeds_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> F
     """Bind an HTTP server for ``feeds_dir`` on ``host``:``port`` (0: any free port).
 
     The server is bound but not yet serving: call ``serve_forever()`` (in a thread, say)
-    and ``server_address`` tells the port. Raises OSError when the address is taken.
+    and ``server_address`` tells the port. Raises OSError when the address is taken, and
+    UsageError when ``feeds_dir`` is a file (a folder not yet made is served: as 404s).
     """
+    if Path(feeds_dir).exists() and not Path(feeds_dir).is_dir():
+        raise UsageError(f"{feeds_dir}: not a folder (paths.feeds); nothing to serve")
     return FeedServer(Path(feeds_dir), (host, port))
 
 
@@ -540,8 +543,6 @@ def serve(feeds_dir: Path, host: str, port: int, stop: threading.Event | None = 
     KeyboardInterrupt and ``stop`` end in the same orderly shutdown.
     """
     stop = stop if stop is not None else threading.Event()
-    if Path(feeds_dir).exists() and not Path(feeds_dir).is_dir():
-        raise UsageError(f"{feeds_dir}: not a folder (paths.feeds); nothing to serve")
     server = make_server(feeds_dir, host, port)
     if not Path(feeds_dir).is_dir():
         log.warning("%s does not exist yet: every request is a 404 until a publish", feeds_dir)
