@@ -141,6 +141,7 @@ def _walk(
         unlisted(prefix if prefix.isprintable() else _display(prefix), _reason(exc))
         return
     files: list[SeedFile] = []
+    printable = prefix.isprintable()
     # This loop runs once per file of every publish, also when nothing changed: it
     # keeps to what the directory entry knows (d_type) until a file is a seed.
     for entry in entries:
@@ -159,7 +160,11 @@ def _walk(
             dot = name.rfind(".")
             if dot < 1 or name[dot:].lower() not in SEED_SUFFIXES:
                 continue
-            if not _is(entry.is_file):  # follows file symlinks: a FIFO, a broken link
+            try:  # (inline, not _is: once a seed of every publish)
+                regular = entry.is_file()  # follows file symlinks
+            except OSError:  # a symlink loop
+                regular = False
+            if not regular:  # a FIFO, a broken link
                 if reject is not None and not _is(entry.is_dir):  # (a folder x.txt: not)
                     if files:
                         yield files
@@ -169,8 +174,8 @@ def _walk(
                 continue
             path = entry.path
             rel = prefix + name
-            if not rel.isprintable():  # not UTF-8, control characters: escaped as a key
-                rel = _display(rel)
+            if not (printable and name.isprintable()):  # not UTF-8, control characters:
+                rel = _display(rel)  # escaped as a key
             if entry.is_symlink():
                 # Read the target itself (opened without following links), and only
                 # when it lies inside the seeds folder.
