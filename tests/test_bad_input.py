@@ -15,6 +15,7 @@ from typing import Any
 
 import lxml.html
 import pytest
+from lxml import etree
 
 import seedfeed.scan
 from helpers import (
@@ -546,6 +547,45 @@ def test_names_of_seeds_that_are_no_files_are_said(tmp_path: Path) -> None:
         f"warning: loop-b.md: {missing}",
         "warning: pipe.txt: skipped: not a regular file (a FIFO, a socket or a device)",
     ]
+    # Said once, as a broken seed is; the next runs count them in one line.
+    again = publish_config(config)
+    assert again.warnings == [
+        "warning: 4 seeds still skipped (dangling.txt, loop-a.md, loop-b.md and 1 more)"
+        " (seedfeed check lists them with the reasons)"
+    ]
+    assert invoke(["check", "-c", str(config)]).stderr.count(missing) == 3
+    # Another reason is said again; a link that finds its file is published.
+    (seeds / "dangling.txt").unlink()
+    (seeds / "dangling.txt").symlink_to("/etc/hostname")
+    (seeds / "deleted.txt").write_text(seed_text("Found at last"))
+    (seeds / "loop-b.md").unlink()
+    (seeds / "loop-b.md").symlink_to(seeds / "deleted.txt")
+    third = publish_config(config)
+    assert third.warnings == [
+        "warning: dangling.txt: skipped: symlink to a file outside seeds/",
+        "warning: 1 seed still skipped (pipe.txt) (seedfeed check lists them with the reasons)",
+    ]
+    # loop-a.md -> loop-b.md -> deleted.txt: one file, one entry
+    assert atom_titles(third.atom).count("Found at last") == 1
+
+
+def test_a_seed_that_becomes_no_file_leaves_and_comes_back_with_its_dates(
+    tmp_path: Path,
+) -> None:
+    config = make_project(tmp_path, {**GOOD, "swap.txt": seed_text("Swapped")})
+    seeds = tmp_path / "seeds"
+    first = publish_config(config)
+    entry = etree.tostring(atom_entry(first.atom, "Swapped"))
+    text = (seeds / "swap.txt").read_bytes()
+    (seeds / "swap.txt").unlink()
+    os.mkfifo(seeds / "swap.txt")
+    gone = publish_config(config)
+    assert "Swapped" not in atom_titles(gone.atom)
+    (seeds / "swap.txt").unlink()
+    write_seed(seeds, "swap.txt", text.decode())
+    back = publish_config(config)
+    assert back.warnings == []
+    assert etree.tostring(atom_entry(back.atom, "Swapped")) == entry  # id, dates, all
 
 
 def test_feeds_inside_the_seeds_folder_are_not_seeds(tmp_path: Path) -> None:

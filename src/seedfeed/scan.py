@@ -76,9 +76,21 @@ def scan_seeds(
     paths = SeedPaths(str(config.paths.seeds))
     scanned_ns = time.time_ns()
 
+    rejected: list[BrokenSeed] = []
+
     def reject(rel: str, reason: str) -> None:
+        # A name that is no file to read (a FIFO, a symlink to nothing or outside):
+        # remembered with why, as a broken seed is, so that the next run counts it
+        # among the problems said before instead of saying it again. (Its size, -1, is
+        # no file's: once it is a file, it is read.)
         report.seeds += 1
+        stamps.pop(rel, None)  # a seed until now: it leaves the feeds, keeping its dates
+        stat = others.pop(rel, None)
+        if stat is not None and stat.size == _NO_FILE and stat.problem == reason:
+            report.skip(rel, reason, standing=True)
+            return
         report.skip(rel, reason)
+        rejected.append(BrokenSeed(rel, _NO_FILE, 0, scanned_ns, b"", reason))
 
     def unlisted(prefix: str, reason: str) -> None:
         where = folder_path(config.paths.seeds, prefix)
@@ -145,7 +157,7 @@ def scan_seeds(
     # A seed that is still there but broken keeps its record, so its id and dates come
     # back with it; only files that are gone are forgotten. One whose bytes are the
     # problem is not read again until they change; one that could not be read is.
-    store.put_broken(broken)
+    store.put_broken(broken + rejected)
     store.set_unpublishable(unreadable)
     store.forget_seeds(chain(stamps, others))
     store.settle(scanned_ns // 1_000_000_000)
@@ -159,6 +171,9 @@ def scan_seeds(
             said += 1
     report.duplicates = store.duplicate_count() - said
     return paths
+
+
+_NO_FILE = -1  # the size a store keeps for a seed name that is no file (see reject)
 
 
 def _save(store: StateStore, outcomes: list[_Outcome]) -> list[str]:
