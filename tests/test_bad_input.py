@@ -355,30 +355,38 @@ def test_duplicate_links_warn_once_naming_the_duplicate(tmp_path: Path) -> None:
     assert "Copy" not in atom_titles(tmp_path / "feeds" / "txt.atom.xml")
 
 
-@pytest.fixture
-def refuse_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
-    """Make one file unreadable: chmod 000, and (as root, where that does not stop
-    reads) an ``os.open`` that raises PermissionError for that path only."""
+def _refusing(
+    monkeypatch: pytest.MonkeyPatch, call: str, mode: int
+) -> Iterator[Callable[[Path], None]]:
+    """Make paths refuse ``os.<call>``: chmod 000, and (as root, where that does not
+    stop it) an ``os.<call>`` that raises PermissionError for those paths only; ``mode``
+    is given back after the test."""
     targets: list[Path] = []
-    real_open = os.open
+    real = getattr(os, call)
 
-    def guarded_open(file: object, *args: object, **kwargs: object) -> object:
-        if isinstance(file, (str, bytes, os.PathLike)) and any(
-            os.fspath(file) == os.fspath(t) for t in targets
+    def guarded(path: Any = ".", *args: Any, **kwargs: Any) -> Any:
+        if isinstance(path, (str, bytes, os.PathLike)) and any(
+            os.fspath(path) == os.fspath(t) for t in targets
         ):
-            raise PermissionError(13, "Permission denied", os.fspath(file))
-        return real_open(file, *args, **kwargs)  # type: ignore[arg-type]
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, *args, **kwargs)
 
     def refuse(path: Path) -> None:
         targets.append(path)
         path.chmod(0)
         if os.geteuid() == 0:
-            monkeypatch.setattr(os, "open", guarded_open)
+            monkeypatch.setattr(os, call, guarded)
 
     yield refuse
     for path in targets:
         if path.exists():
-            path.chmod(0o644)
+            path.chmod(mode)
+
+
+@pytest.fixture
+def refuse_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
+    """Make files unreadable (``os.open`` refused)."""
+    yield from _refusing(monkeypatch, "open", 0o644)
 
 
 def test_unreadable_seed(tmp_path: Path, refuse_reads: Callable[[Path], None]) -> None:
@@ -412,25 +420,8 @@ def test_seed_deleted_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture
 def refuse_listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
-    """Make folders unlistable: chmod 000, and (as root, where that does not stop
-    listing) an ``os.scandir`` that raises PermissionError for those paths only."""
-    targets: list[Path] = []
-    real_scandir = os.scandir
-
-    def guarded_scandir(path: Any = ".") -> Any:
-        if any(os.fspath(path) == os.fspath(t) for t in targets):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
-
-    def refuse(path: Path) -> None:
-        targets.append(path)
-        path.chmod(0)
-        if os.geteuid() == 0:
-            monkeypatch.setattr(os, "scandir", guarded_scandir)
-
-    yield refuse
-    for path in targets:
-        path.chmod(0o755)
+    """Make folders unlistable (``os.scandir`` refused)."""
+    yield from _refusing(monkeypatch, "scandir", 0o755)
 
 
 def test_a_folder_of_seeds_that_cannot_be_listed_stops_the_run(
