@@ -21,6 +21,7 @@ import seedfeed.scan
 from helpers import (
     NS,
     T0,
+    atom_date,
     atom_entries,
     atom_entry,
     atom_titles,
@@ -577,6 +578,33 @@ def test_a_seed_that_becomes_no_file_leaves_and_comes_back_with_its_dates(
     back = publish_config(config)
     assert back.warnings == []
     assert etree.tostring(atom_entry(back.atom, "Swapped")) == entry  # id, dates, all
+
+
+@pytest.mark.parametrize("harm", ["dangling symlink", "too large"])
+def test_a_seed_edited_while_it_was_unreadable_comes_back_edited(tmp_path: Path, harm: str) -> None:
+    # While a seed cannot be read, its record keeps the digest of what readers saw: had
+    # it been cleared, the edited file would be taken for one from an older store and
+    # come back with the old content's date.
+    config = make_project(
+        tmp_path,
+        {**GOOD, "swap.txt": seed_text("Swapped", "The first version of the text.")},
+        extra_config="[publish]\nmax_seed_bytes = 1024\n",
+    )
+    seeds = tmp_path / "seeds"
+    before = atom_entry(publish_config(config).atom, "Swapped")
+    (seeds / "swap.txt").unlink()
+    if harm == "dangling symlink":
+        (seeds / "swap.txt").symlink_to(seeds / "nowhere.txt")
+    else:
+        write_seed(seeds, "swap.txt", seed_text("Swapped", "x" * 2048))
+    for _ in range(2):
+        assert "Swapped" not in atom_titles(publish_config(config).atom)
+    (seeds / "swap.txt").unlink()
+    write_seed(seeds, "swap.txt", seed_text("Swapped", "The second version of the text."))
+    after = atom_entry(publish_config(config).atom, "Swapped")
+    assert after.findtext("atom:id", None, NS) == before.findtext("atom:id", None, NS)
+    assert atom_date(after, "updated") > atom_date(before, "updated")
+    assert "second version" in (after.findtext("atom:content", "", NS) or "")
 
 
 def test_feeds_inside_the_seeds_folder_are_not_seeds(tmp_path: Path) -> None:

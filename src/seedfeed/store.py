@@ -855,7 +855,10 @@ class SQLiteStore:
             " VALUES (?, ?, ?, ?, ?, '', x'', ?, 0, 0, 0, ?, ?)"
             " ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
             " mtime_ns = excluded.mtime_ns, scanned_ns = excluded.scanned_ns,"
-            " digest = excluded.digest, ok = 0, problem = excluded.problem",
+            # A name that is no file, or a file too large to read, has no digest: keep
+            # the one readers' content came from, so its return is judged as an edit.
+            " digest = CASE WHEN excluded.digest = x'' THEN seeds.digest"
+            " ELSE excluded.digest END, ok = 0, problem = excluded.problem",
             [
                 (
                     s.path,

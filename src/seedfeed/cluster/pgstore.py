@@ -467,7 +467,10 @@ class PgStore:
                 " VALUES (%s, %s, %s, %s, %s, '', '', %s, 0, 0, false, %s, %s)"
                 " ON CONFLICT (path) DO UPDATE SET size = excluded.size,"
                 " mtime_ns = excluded.mtime_ns, scanned_ns = excluded.scanned_ns,"
-                " digest = excluded.digest, ok = false, problem = excluded.problem",
+                # No digest (no file, too large): keep the one readers' content came
+                # from, so its return is judged as an edit (as SQLiteStore does).
+                " digest = CASE WHEN excluded.digest = ''::bytea THEN seeds.digest"
+                " ELSE excluded.digest END, ok = false, problem = excluded.problem",
                 [
                     (
                         s.path,
