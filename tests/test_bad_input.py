@@ -641,6 +641,22 @@ def test_the_watch_ignores_the_feeds_inside_the_seeds_folder(tmp_path: Path) -> 
     daemon._debounce.cancel()
 
 
+def test_the_watch_sees_seeds_inside_the_feeds_folder(tmp_path: Path) -> None:
+    # The other way round (feeds "public", seeds "public/clips"): every seed is under
+    # the feeds folder, and its changes still publish.
+    from watchdog.events import FileModifiedEvent
+
+    from seedfeed.daemon import Daemon
+
+    extra = '[paths]\nfeeds = "public"\nseeds = "public/clips"\n'
+    config = make_project(tmp_path, {}, extra_config=extra)
+    daemon = Daemon(config)
+    project = os.path.realpath(tmp_path)
+    daemon._on_seed_event(FileModifiedEvent(f"{project}/public/clips/note.md"))
+    assert daemon._debounce is not None
+    daemon._debounce.cancel()
+
+
 # --- file names that are themselves bad ------------------------------------------------------
 
 

@@ -75,6 +75,8 @@ class Daemon:
         self._watcher: Any = None  # the watchdog Observer, while watching
         self._seeds_watch: Any = None  # its recursive watch on the seeds folder, if armed
         self._rearm = False  # the seeds folder was replaced: arm a new watch, then publish
+        # The feeds and state folders inside the seeds folder: the watch ignores them.
+        self._own_outputs = _outputs_inside(self.config.paths.seeds, self.config)
         self._debounce: threading.Timer | None = None
         self._stop_serving = threading.Event()
         self._stopping = False
@@ -283,6 +285,7 @@ class Daemon:
         seeds = self.config.paths.seeds
         if not seeds.is_dir():
             return  # the parent's watch arms it once the folder is created
+        self._own_outputs = _outputs_inside(seeds, self.config)
         try:
             self._seeds_watch = observer.schedule(
                 _handler(self._on_seed_event), str(seeds), recursive=True
@@ -302,14 +305,11 @@ class Daemon:
         if event.event_type in ("opened", "closed_no_write"):
             return
         paths = [os.fsdecode(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
-        # feeds/ and the state inside the seeds folder are written by the publish
-        # itself (feeds/index.html is no seed): their changes would publish again.
-        outputs = tuple(
-            f"{path}{os.sep}" for path in (self.config.paths.feeds, self.config.paths.state)
-        )
-        paths = [p for p in paths if not f"{p}{os.sep}".startswith(outputs)]
-        if not paths:
-            return
+        if self._own_outputs:
+            outputs = self._own_outputs
+            paths = [p for p in paths if not f"{p}{os.sep}".startswith(outputs)]
+            if not paths:
+                return
         if event.is_directory:  # a folder of seeds moved, added or deleted
             if event.event_type in ("created", "deleted", "moved"):
                 self._seeds_changed()
@@ -367,6 +367,20 @@ DAEMON_LOCK = "daemon.lock"
 
 class DaemonRunning(SeedfeedError):
     """Another ``seedfeed run`` already runs for this project."""
+
+
+def _outputs_inside(seeds: Path, config: Config) -> tuple[str, ...]:
+    """The feeds and state folders that lie inside the seeds folder, as the watch of
+    ``seeds`` names them, each ending in a separator. The publish writes them itself
+    (feeds/index.html is no seed): their changes must not publish again. A seeds folder
+    inside the feeds folder (feeds "public", seeds "public/clips") is watched whole."""
+    root = os.path.realpath(seeds)
+    inside = []
+    for folder in (config.paths.feeds, config.paths.state):
+        real = os.path.realpath(folder)
+        if real.startswith(root + os.sep):
+            inside.append(os.path.join(seeds, real[len(root) + 1 :]) + os.sep)
+    return tuple(inside)
 
 
 @contextlib.contextmanager
