@@ -6,6 +6,7 @@ seeds still publish; the feeds stay valid for feedparser and lxml.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -489,6 +490,84 @@ def test_the_seeds_folder_gone_between_check_and_walk_stops_the_run(
     assert result.exit_code == 1
     assert f"error: {seeds}/: cannot be listed (no such file or directory)" in result.stderr
     assert snapshot(tmp_path / "feeds") == before
+
+
+def test_the_seeds_folder_moved_away_mid_walk_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Listed, then renamed (or unmounted) while the walk goes on: its files and
+    # subfolders no longer answer, and that says nothing about whether they are gone.
+    config = make_project(tmp_path, {**GOOD, "sub/deep.txt": seed_text("Deep")})
+    publish_config(config)
+    before = snapshot(tmp_path / "feeds")
+    seeds = os.path.realpath(tmp_path / "seeds")
+    real_scandir = os.scandir
+
+    def listed_then_moved(path: Any = ".") -> Any:
+        if os.path.realpath(path) != seeds:
+            return real_scandir(path)
+        with real_scandir(path) as listing:
+            entries = list(listing)
+        os.rename(seeds, f"{seeds}-moved")
+        return contextlib.nullcontext(entries)
+
+    monkeypatch.setattr(os, "scandir", listed_then_moved)
+    result = invoke(["publish", "-c", str(config)])
+    assert result.exit_code == 1, result.stderr
+    assert stderr_lines(result.stderr)[-1] == (
+        f"error: {seeds}/: cannot be listed (moved, removed or replaced during the run);"
+        " nothing published, so that its seeds stay in the feeds"
+    )
+    assert snapshot(tmp_path / "feeds") == before
+    monkeypatch.undo()
+    os.rename(f"{seeds}-moved", seeds)
+    again = publish_config(config)
+    assert again.warnings == []
+    assert "Deep" in atom_titles(again.atom)
+
+
+class _Unstatable:
+    """A directory entry whose ``stat`` fails as on a folder without search permission
+    (which root, running the tests, cannot be refused)."""
+
+    def __init__(self, entry: os.DirEntry[str]) -> None:
+        self._entry = entry
+        self.name, self.path = entry.name, entry.path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._entry, name)
+
+    def stat(self, **_: Any) -> os.stat_result:
+        raise PermissionError(13, "Permission denied", self.path)
+
+
+def test_a_seed_that_cannot_be_statted_leaves_the_feeds_and_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_project(tmp_path, {**GOOD, "locked.txt": seed_text("Locked")})
+    entry = etree.tostring(atom_entry(publish_config(config).atom, "Locked"))
+    seeds = os.path.realpath(tmp_path / "seeds")
+    real_scandir = os.scandir
+
+    def unstatable(path: Any = ".") -> Any:
+        with real_scandir(path) as listing:
+            entries = [_Unstatable(e) if e.name == "locked.txt" else e for e in listing]
+        return contextlib.nullcontext(entries)
+
+    monkeypatch.setattr(os, "scandir", unstatable)
+    first = publish_config(config)
+    assert first.exit_code == 0
+    only_warning(first, "locked.txt", "skipped: cannot be read (permission denied)")
+    assert "Locked" not in atom_titles(first.atom)
+    second = publish_config(config)  # said once, then counted
+    assert second.warnings == [
+        "warning: 1 seed still skipped (locked.txt) (seedfeed check lists them with the reasons)"
+    ]
+    monkeypatch.undo()
+    assert os.path.isdir(seeds)
+    back = publish_config(config)
+    assert back.warnings == []
+    assert etree.tostring(atom_entry(back.atom, "Locked")) == entry
 
 
 def test_an_unlistable_folder_without_seeds_is_only_said(

@@ -77,6 +77,10 @@ def scan_seeds(
     scanned_ns = time.time_ns()
 
     rejected: list[BrokenSeed] = []
+    try:  # which folder is walked: one renamed or unmounted meanwhile leaves no seed gone
+        folder = os.stat(config.paths.seeds)
+    except OSError:
+        folder = None  # the walk says why it cannot list it
 
     def reject(rel: str, reason: str) -> None:
         # A name that is no file to read (a FIFO, a symlink to nothing or outside):
@@ -157,6 +161,11 @@ def scan_seeds(
     # A seed that is still there but broken keeps its record, so its id and dates come
     # back with it; only files that are gone are forgotten. One whose bytes are the
     # problem is not read again until they change; one that could not be read is.
+    if (stamps or others) and not _same_folder(config.paths.seeds, folder):
+        # The files the walk did not see may be gone, or the folder moved away under it
+        # (its subfolders then list as missing): forgetting them would empty the feeds.
+        reason = "moved, removed or replaced during the run"
+        raise FolderError(folder_error(config.paths.seeds, "", reason))
     store.put_broken(broken + rejected)
     store.set_unpublishable(unreadable)
     store.forget_seeds(chain(stamps, others))
@@ -171,6 +180,15 @@ def scan_seeds(
             said += 1
     report.duplicates = store.duplicate_count() - said
     return paths
+
+
+def _same_folder(path: os.PathLike[str], before: os.stat_result | None) -> bool:
+    """Whether ``path`` is still the folder ``before`` was taken of."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return before is not None and (now.st_dev, now.st_ino) == (before.st_dev, before.st_ino)
 
 
 _NO_FILE = -1  # the size a store keeps for a seed name that is no file (see reject)

@@ -188,7 +188,18 @@ def _walk(
                         reject(rel, "symlink to a file outside seeds/")
                     continue
             st = entry.stat()
-        except OSError:
+        except FileNotFoundError:
+            continue  # deleted since its folder was listed: gone
+        except OSError as exc:  # there, but not to be read (EIO; a folder without x)
+            dot = name.rfind(".")
+            if reject is not None and dot > 0 and name[dot:].lower() in SEED_SUFFIXES:
+                if files:
+                    yield files
+                    files = []
+                rel = prefix + name
+                reject(
+                    rel if rel.isprintable() else _display(rel), f"cannot be read ({_reason(exc)})"
+                )
             continue
         mtime_ns = st.st_mtime_ns
         if not _OLDEST_NS <= mtime_ns <= _NEWEST_NS:  # not a date, and not storable either
