@@ -155,6 +155,13 @@ class TestErrors:
     def test_unknown_top_level_key(self, tmp_path: Path) -> None:
         assert "title" in _error(tmp_path, 'title = "x"\n' + MINIMAL)
 
+    @pytest.mark.parametrize("text", ["[by_tag]\n", "[by_author]\nx = 1\n", "by_tag = true\n"])
+    def test_a_feeds_option_outside_feeds(self, tmp_path: Path, text: str) -> None:
+        # Config has by_tag and by_author fields, but they are no sections of the file.
+        name = text.strip("[\n").split("]")[0].split(" ")[0]
+        message = _error(tmp_path, text + MINIMAL)
+        assert message.endswith(f"{name} belongs in [feeds] (as {name} = true)"), message
+
     @pytest.mark.parametrize(
         ("extra", "key"),
         [

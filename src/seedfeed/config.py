@@ -15,7 +15,7 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
@@ -413,11 +413,8 @@ class Config:
 def _sections() -> dict[str, type]:
     """The file's sections, read off Config's fields: section name -> settings class."""
     hints = _all_hints(Config)
-    return {
-        f.name: hint
-        for f in fields(Config)
-        if isinstance(hint := hints[f.name], type) and f.name != "root"
-    }
+    # Only the dataclass fields: not root, nor by_tag (a [feeds] key).
+    return {f.name: hints[f.name] for f in fields(Config) if is_dataclass(hints[f.name])}
 
 
 _FEED_KEYS: dict[str, type] = {
@@ -474,7 +471,10 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
             continue
         kind = _sections().get(name)
         if kind is None:
-            raise ConfigError(f"unknown section [{name}]")
+            if name in _FEEDS_OPTIONS:  # written above every table: a top-level key
+                raise ConfigError(f"{name} belongs in [feeds] (as {name} = true)")
+            what = f"section [{name}]" if isinstance(body, dict) else f"key {name}"
+            raise ConfigError(f"unknown {what}")
         _check(body, dict, f"[{name}]")
         sections[name] = kind(**_section(name, kind, body))
     if "site" not in sections:
