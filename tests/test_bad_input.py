@@ -7,6 +7,7 @@ seeds still publish; the feeds stay valid for feedparser and lxml.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -453,6 +454,14 @@ def test_a_folder_of_seeds_that_cannot_be_listed_stops_the_run(
         " not checked",
         "2 seeds: 2 usable, 0 skipped, 1 folder not listed, 0 warnings",
     ]
+    data = json.loads(invoke(["check", "-c", str(config), "--json"]).stdout)
+    assert (data["exit"], data["unlisted_folders"], data["skipped_sources"]) == (3, 1, 0)
+    assert data["skipped"] == [
+        {
+            "path": where,
+            "reason": "cannot be listed (permission denied); its seeds were not checked",
+        }
+    ]
     assert snapshot(tmp_path / "feeds") == before
 
 
@@ -568,6 +577,24 @@ def test_a_seed_that_cannot_be_statted_leaves_the_feeds_and_comes_back(
     back = publish_config(config)
     assert back.warnings == []
     assert etree.tostring(atom_entry(back.atom, "Locked")) == entry
+
+
+def test_the_daemon_counts_failed_publishes_in_a_row(
+    tmp_path: Path, refuse_listing: Callable[[Path], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    from seedfeed.daemon import Daemon
+
+    config = make_project(tmp_path, GOOD)
+    daemon = Daemon(config)
+    refuse_listing(tmp_path / "seeds")
+    for _ in range(2):
+        daemon.publish_job("test")
+    failed = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert [line.split(": ")[0] for line in failed] == [
+        "publish (test) failed (1 in a row)",
+        "publish (test) failed (2 in a row)",
+    ]
+    assert all("cannot be listed (permission denied)" in line for line in failed)
 
 
 def test_an_unlistable_folder_without_seeds_is_only_said(

@@ -121,6 +121,7 @@ def test_json_of_publish_check_and_status(tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.stderr == ""
     assert data["exit"] == 0 and data["articles"] == 1 and data["feeds"] == {"all": 1}
     assert data["skipped"] == [{"path": "bad.txt", "reason": "empty file"}]
+    assert data["skipped_sources"] == 0 and data["unlisted_folders"] == 0
     assert "all.atom.xml" in data["written"]
     check = invoke(["check", "-c", str(config), "--json"])
     assert check.exit_code == 3 and json.loads(check.stdout)["exit"] == 3
@@ -366,6 +367,25 @@ def test_serve_refuses_a_feeds_path_that_is_a_file(tmp_path: Path) -> None:
     result = run_subprocess(["serve", "-c", str(config)], tmp_path)
     assert result.returncode == 2
     assert "not a folder (paths.feeds); nothing to serve" in result.stderr
+
+
+def test_serve_blames_an_unreadable_feeds_folder_not_the_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seedfeed.errors import UsageError
+    from seedfeed.serve import make_server
+
+    feeds = tmp_path / "locked" / "feeds"
+    real_stat = os.stat
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> Any:  # as root, chmod cannot
+        if os.fspath(path) == str(feeds):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refused)
+    with pytest.raises(UsageError, match="feeds: cannot be read \\(permission denied\\)"):
+        make_server(feeds, "127.0.0.1", 0)
 
 
 def test_the_library_says_which_argument_is_wrong(tmp_path: Path) -> None:

@@ -246,7 +246,8 @@ def _summary(report: Report) -> str:
 
 
 def _others_skipped(report: Report) -> str:
-    """ ", 2 sources skipped", ", 1 folder unlisted": what was skipped besides seeds."""
+    """What was skipped besides seeds, to follow the seeds' count: for example
+    ``, 2 sources skipped, 1 folder not listed``."""
     parts = []
     if report.bad_sources:
         parts.append(f", {_plural(report.bad_sources, 'source')} skipped")
@@ -303,6 +304,9 @@ def _report_json(report: Report, exit_code: int) -> dict[str, Any]:
         "read": report.parsed,
         "unchanged": report.unchanged,
         "skipped": [{"path": path, "reason": reason} for path, reason in report.skipped],
+        # Of those, what was no seed: source files, and folders ``check`` could not list.
+        "skipped_sources": report.bad_sources,
+        "unlisted_folders": report.bad_folders,
         "duplicates": report.duplicates,
         "warnings": [{"path": path, "message": msg} for path, msg in report.warnings],
         "articles": report.articles,

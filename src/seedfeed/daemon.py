@@ -94,7 +94,7 @@ class Daemon:
             report = publish(self.config, lock_timeout=600)
         except SeedfeedError as exc:  # said in one line, as the CLI says it
             self.failures += 1
-            log.error("publish (%s) failed: %s", reason, exc)
+            log.error("publish (%s) failed (%d in a row): %s", reason, self.failures, exc)
             return
         except Exception as exc:  # a bug or the disk: keep the daemon alive, say so
             self.failures += 1
@@ -374,12 +374,12 @@ def _outputs_inside(seeds: Path, config: Config) -> tuple[str, ...]:
     ``seeds`` names them, each ending in a separator. The publish writes them itself
     (feeds/index.html is no seed): their changes must not publish again. A seeds folder
     inside the feeds folder (feeds "public", seeds "public/clips") is watched whole."""
-    root = os.path.realpath(seeds)
+    root = os.path.join(os.path.realpath(seeds), "")
     inside = []
     for folder in (config.paths.feeds, config.paths.state):
         real = os.path.realpath(folder)
-        if real.startswith(root + os.sep):
-            inside.append(os.path.join(seeds, real[len(root) + 1 :]) + os.sep)
+        if real.startswith(root):
+            inside.append(os.path.join(seeds, real[len(root) :], ""))
     return tuple(inside)
 
 

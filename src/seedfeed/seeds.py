@@ -63,10 +63,11 @@ def discover(
     Hidden files and folders, other extensions and symlinked folders (loops) are
     skipped, and so are the folders ``outside`` (the feeds and the state, when they lie
     in the seeds folder: a feed's index.html is no seed). A seed name that is no regular
-    file (a FIFO, a dangling or looping symlink) is passed to ``reject`` with the reason;
-    so is a file symlink whose target is outside ``seeds_dir``: a link to
-    ``/etc/passwd`` must not publish it. A folder that cannot be listed is passed to
-    ``unlisted`` (its path below ``seeds_dir``, with a ``/``, and why), which may raise
+    file (a FIFO, a dangling or looping symlink) or cannot be looked at (EIO) is passed
+    to ``reject`` with the reason; so is a file symlink whose target is outside
+    ``seeds_dir``: a link to ``/etc/passwd`` must not publish it. A folder that cannot
+    be listed is passed to ``unlisted`` (its path below ``seeds_dir``, with a ``/``,
+    escaped as a store key where not printable, and why), which may raise
     ``FolderError``; without one, it raises ``FolderError``.
     """
     for batch in discover_batches(seeds_dir, reject, outside, unlisted):
@@ -82,21 +83,22 @@ def discover_batches(
     """``discover``, a folder's run of files at a time: a scan of 100,000 unchanged
     seeds spends its time per file, so the files do not pass one by one through a
     generator per folder level."""
-    root = os.path.realpath(seeds_dir)
+    root = os.path.join(os.path.realpath(seeds_dir), "")  # ending in one "/" (also "/")
     skip = _inside(root, outside)
     refuse = unlisted or partial(_refuse, str(seeds_dir))
-    yield from _walk(str(seeds_dir), "", root + os.sep, reject, skip, refuse)
+    yield from _walk(str(seeds_dir), "", root, reject, skip, refuse)
 
 
 def _inside(root: str, folders: Iterable[Path]) -> frozenset[str]:
-    """The ``folders`` that lie inside ``root``, as the walk names them: their path
-    below it, ending in ``/``. (The walk follows no symlinked folder, so its names are
-    real paths: a string test, with no ``realpath`` a subfolder.)"""
+    """The ``folders`` that lie inside ``root`` (a real path ending in a separator), as
+    the walk names them: their path below it, ending in ``/``. (The walk follows no
+    symlinked folder, so its names are real paths: a string test, with no ``realpath``
+    a subfolder.)"""
     inside = set()
     for folder in folders:
         real = os.path.realpath(folder)
-        if real.startswith(root + os.sep):
-            inside.add(real[len(root) + 1 :].replace(os.sep, "/") + "/")
+        if real.startswith(root):
+            inside.add(real[len(root) :].replace(os.sep, "/") + "/")
     return frozenset(inside)
 
 

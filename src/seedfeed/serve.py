@@ -531,7 +531,14 @@ def make_server(feeds_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> F
     and ``server_address`` tells the port. Raises OSError when the address is taken, and
     UsageError when ``feeds_dir`` is a file (a folder not yet made is served: as 404s).
     """
-    if Path(feeds_dir).exists() and not Path(feeds_dir).is_dir():
+    try:
+        mode = os.stat(feeds_dir).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = stat.S_IFDIR  # not made yet
+    except OSError as exc:  # EACCES on a parent: the folder, not the address, is at fault
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise UsageError(f"{feeds_dir}: cannot be read ({reason}); nothing to serve") from None
+    if not stat.S_ISDIR(mode):
         raise UsageError(f"{feeds_dir}: not a folder (paths.feeds); nothing to serve")
     return FeedServer(Path(feeds_dir), (host, port))
 
