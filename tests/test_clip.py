@@ -88,3 +88,17 @@ def test_clip_keeps_what_extract_shows(tmp_path: Path, httpserver: HTTPServer) -
     assert len(body) >= 4
     seed_text = " ".join(text.split())
     assert all(" ".join(line.split()) in seed_text for line in body)
+
+
+def test_a_first_paragraph_that_reads_as_a_byline_stays_body() -> None:
+    from seedfeed.clip import clip_text
+    from seedfeed.model import Article
+
+    body = "By John Gruber\n\nDaring Fireball is written by John Gruber.\n\nSource: AP"
+    text = clip_text(Article(origin="u", title="Colophon"), body, "https://df.example/c")
+    article = parse_clipped(text, "c.txt")
+    assert article.authors == [] and article.link.startswith("https://df.example/c")
+    assert [(b.lead, b.text) for b in article.blocks] == [
+        ("", "By John Gruber Daring Fireball is written by John Gruber."),
+        ("Source:", "AP"),  # a lead-in, as in any later paragraph
+    ]

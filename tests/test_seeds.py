@@ -128,6 +128,13 @@ class TestBylines:
         assert a.authors == ["Jane Doe", "John Smith"]
         assert a.blocks == [Block("p", text="Body text.")]
 
+    def test_and_splits_only_names(self) -> None:
+        # "Mac & i" is one author (a magazine), as a page declared it and clip wrote it.
+        text = "Title\n\nAuthors: Mac & i, Jane Doe & John Roe; Ann Lee\n\nBody text."
+        assert parse_clipped(text, "x.txt").authors == [
+            "Mac & i", "Jane Doe", "John Roe", "Ann Lee"
+        ]  # fmt: skip
+
     def test_by_name(self) -> None:
         a = parse_clipped("Title\n\nBy Mary O'Brien\n\nBody text.", "x.txt")
         assert a.authors == ["Mary O'Brien"]

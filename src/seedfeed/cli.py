@@ -493,10 +493,12 @@ def extract_cmd(target: str, url: str, allow_private: bool) -> None:
 @verbosity
 def clip_cmd(url: str, config_path: Path | None, allow_private: bool, force: bool) -> None:
     """Save a web page as a new seed in seeds/ (the clipped-article format)."""
+    from datetime import UTC, datetime
+
     from .clip import clip_text, clipped_already, seed_path, write_seed
     from .config import with_fetch
     from .harvest import extract_page
-    from .normalize import LinkError, canonical_url
+    from .normalize import LinkError, canonical_url, to_entry
     from .web.extract import plain_text
     from .web.fetch import Fetcher
 
@@ -511,7 +513,11 @@ def clip_cmd(url: str, config_path: Path | None, allow_private: bool, force: boo
     article = extract_page(result.text, result.final_url)
     if article is None:
         raise CommandError(f"{url}: the page took too long to read (hostile or broken)")
-    body = plain_text(article.content_html)
+    # What extract shows: the entry's title (made from the text when the page has
+    # none), its cleaned authors and its sanitized body; the page's own dates.
+    entry, _warnings = to_entry(article, datetime.now(UTC).replace(microsecond=0))
+    article = dataclasses.replace(article, title=entry.title, authors=list(entry.authors))
+    body = plain_text(entry.content_html)
     if not body.strip():
         raise CommandError(f"{url}: no article text found on the page")
     try:  # the link extract shows: the page's canonical one

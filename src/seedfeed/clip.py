@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .model import Article
 from .normalize import LinkError, canonical_url
+from .seeds import reads_as_header
 
 NBSP = "\u00a0"
 BULLET = "\u2022"
@@ -41,6 +42,7 @@ def clip_text(article: Article, body: str, url: str) -> str:
         header.append(f"Authors: {', '.join(authors)}")
     if header:
         lines += [*header, "", NBSP, ""]
+    first = True
     for block in body.split("\n\n"):
         block_lines = [line for line in block.splitlines() if line.strip()]
         if not block_lines:
@@ -49,7 +51,11 @@ def clip_text(article: Article, body: str, url: str) -> str:
             lines += [f"  {BULLET} {line[2:].strip()}" for line in block_lines]
         else:
             lines.append(" ".join(line.strip() for line in block_lines))
-        lines.append("")
+        # A first paragraph that reads as a header ("By John Gruber", "Source: AP")
+        # would be taken for one: it is run on into the next, as one paragraph.
+        if not (first and reads_as_header(lines[-1:])):
+            lines.append("")
+        first = False
     lines.append(f"Content retrieved from: {url}.")
     return "\n".join(lines) + "\n"
 

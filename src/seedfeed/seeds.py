@@ -453,7 +453,8 @@ _HEADER = re.compile(
 _BYLINE_OF = re.compile(r"^(?P<names>[^,].{0,200}?),\s+authors?\s+of\b.*$", re.IGNORECASE)
 _AUTHOR_OF = re.compile(r",\s+authors?\s+of\b", re.IGNORECASE)
 _BYLINE_BY = re.compile(r"^by\s+(?P<names>\S.{0,200})$", re.IGNORECASE)
-_NAME_SPLIT = re.compile(r"\s*(?:,|\band\b|&)\s*")
+_NAME_SPLIT = re.compile(r"\s*(?:,|;)\s*")
+_AND_SPLIT = re.compile(r"\s+(?:and|&)\s+")
 _NAME_WORD = re.compile(
     r"^(?:[A-Z\u00c0-\u024f][\w.'\u2019-]*|de|da|van|von|der|den|la|le|bin|al|el)$"
 )
@@ -570,7 +571,20 @@ def _byline_names(line: str) -> list[str]:
 
 
 def _split_names(value: str) -> list[str]:
-    return [n.strip() for n in _NAME_SPLIT.split(value) if n.strip()]
+    """The names in an author line: split at commas, and at "and" and "&" where every
+    part then looks like a name ("Jane Doe and John Roe", not the magazine "Mac & i")."""
+    names = []
+    for part in _NAME_SPLIT.split(value):
+        part = part.strip()
+        pair = _AND_SPLIT.split(part)
+        names += pair if len(pair) > 1 and all(map(_looks_like_name, pair)) else [part]
+    return [name for name in names if name]
+
+
+def reads_as_header(lines: list[str]) -> bool:
+    """Whether a block of ``lines`` after a seed's title would be read as header lines
+    or a byline, not as body (``seedfeed clip`` writes such a paragraph otherwise)."""
+    return _read_header_block([line.strip() for line in lines], Article(origin=""))
 
 
 def _looks_like_name(name: str) -> bool:
