@@ -130,9 +130,9 @@ class TestBylines:
 
     def test_and_splits_only_names(self) -> None:
         # "Mac & i" is one author (a magazine), as a page declared it and clip wrote it.
-        text = "Title\n\nAuthors: Mac & i, Jane Doe & John Roe; Ann Lee\n\nBody text."
-        assert parse_clipped(text, "x.txt").authors == [
-            "Mac & i", "Jane Doe", "John Roe", "Ann Lee"
+        line = "Mac & i, Jane Doe & John Roe; Ann Lee, Fauna & Flora International"
+        assert parse_clipped(f"Title\n\nAuthors: {line}\n\nBody.", "x.txt").authors == [
+            "Mac & i", "Jane Doe", "John Roe", "Ann Lee", "Fauna & Flora International"
         ]  # fmt: skip
 
     def test_by_name(self) -> None:

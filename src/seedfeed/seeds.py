@@ -572,12 +572,13 @@ def _byline_names(line: str) -> list[str]:
 
 def _split_names(value: str) -> list[str]:
     """The names in an author line: split at commas, and at "and" and "&" where every
-    part then looks like a name ("Jane Doe and John Roe", not the magazine "Mac & i")."""
+    part then looks like a whole name ("Jane Doe and John Roe"; not the magazine
+    "Mac & i", nor "Fauna & Flora International")."""
     names = []
     for part in _NAME_SPLIT.split(value):
         part = part.strip()
         pair = _AND_SPLIT.split(part)
-        names += pair if len(pair) > 1 and all(map(_looks_like_name, pair)) else [part]
+        names += pair if len(pair) > 1 and all(map(_whole_name, pair)) else [part]
     return [name for name in names if name]
 
 
@@ -585,6 +586,10 @@ def reads_as_header(lines: list[str]) -> bool:
     """Whether a block of ``lines`` after a seed's title would be read as header lines
     or a byline, not as body (``seedfeed clip`` writes such a paragraph otherwise)."""
     return _read_header_block([line.strip() for line in lines], Article(origin=""))
+
+
+def _whole_name(name: str) -> bool:
+    return " " in name and _looks_like_name(name)
 
 
 def _looks_like_name(name: str) -> bool:
