@@ -380,8 +380,12 @@ def test_a_sources_folder_that_cannot_be_listed_loses_nothing(
         folder.rename(tmp_path / "sources.away")
         folder.write_text("not a folder")
     code, lines = _publish(config)
-    assert code == 1 and "sources: cannot read the folder" in lines[-1], lines
-    assert "previous feeds left as they were" in lines[-1]
+    if broken == "file":  # a configuration error, as for every folder of [paths]
+        assert code == 2 and "sources: not a folder (paths.sources)" in lines[-1], lines
+        assert "nothing published" in lines[-1]
+    else:
+        assert code == 1 and "sources: cannot read the folder" in lines[-1], lines
+        assert "previous feeds left as they were" in lines[-1]
     assert {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()} == feeds
     assert "cannot read the folder" in invoke(["status", "-c", str(config)]).stdout
 

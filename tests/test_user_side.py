@@ -336,15 +336,16 @@ def test_more_trackers_are_removed(link: str, canonical: str) -> None:
     assert canonical_url(link) == canonical
 
 
-def test_a_state_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
-    config = make_project(
-        tmp_path, {"a.txt": seed_text("Alpha")}, extra_config=('[paths]\nstate = "config.toml"\n')
-    )
-    result = invoke(["publish", "-c", str(config)])
-    assert result.exit_code == 2
-    assert result.stderr.splitlines() == [
-        f"error: {config}: cannot use it as the state folder (file exists)"
-    ]
+@pytest.mark.parametrize("name", ["state", "feeds", "sources", "seeds"])
+def test_a_folder_path_that_is_a_file_is_one_line(tmp_path: Path, name: str) -> None:
+    extra = f'[paths]\n{name} = "config.toml"\n'
+    config = make_project(tmp_path, {"a.txt": seed_text("Alpha")}, extra_config=extra)
+    for command in ("publish", "check"):  # check refuses what publish would
+        result = invoke([command, "-c", str(config)])
+        assert result.exit_code == 2
+        assert result.stderr.splitlines() == [
+            f"error: {config}: not a folder (paths.{name}); nothing published"
+        ]
     import seedfeed
 
     with pytest.raises(seedfeed.SeedfeedError):  # from Python too, not a bare OSError

@@ -10,7 +10,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import os
 import re
+import stat
 import time
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator
@@ -80,6 +82,25 @@ def publish_lock(state_dir: Path, timeout: float = 60.0) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _check_folders(config: Config) -> None:
+    """Refuse a run whose configured folders cannot be: a path that names a file, a
+    seeds folder that is not there. A configuration error (exit 2), said before
+    anything is read, the same for every folder."""
+    paths = config.paths
+    for name in ("seeds", "feeds", "state", "sources"):
+        path = getattr(paths, name)
+        try:
+            folder = stat.S_ISDIR(os.stat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            if name == "seeds":
+                raise PublishError(f"{path}: seeds folder not found") from None
+            continue  # made when first needed
+        except OSError:
+            continue  # (no permission, say: the step that uses it says why)
+        if not folder:
+            raise PublishError(f"{path}: not a folder (paths.{name}); nothing published")
+
+
 def describe_failure(exc: BaseException) -> str:
     """One line for an unexpected failure of ``publish``, true about the feeds."""
     written = getattr(exc, "seedfeed_written", None)
@@ -105,8 +126,7 @@ def publish(
     backoff (``seedfeed refresh``).
     """
     started = time.perf_counter()
-    if not config.paths.seeds.is_dir():
-        raise PublishError(f"{config.paths.seeds}: seeds folder not found")
+    _check_folders(config)
     report = Report(progress=progress)
     if dry_run:
         with open_store(None) as store:
