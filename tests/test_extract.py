@@ -279,6 +279,60 @@ def test_lead_shown_outside_the_story_container_is_kept() -> None:
     assert text.count("harbour board voted") == 1
 
 
+def _declaring_page(shown: str, declared: str) -> str:
+    ld = {"@type": "NewsArticle", "headline": "Council budget", "articleBody": declared}
+    data = json.dumps(ld).replace("</", "<\\/")  # as in a page: "</script>" would end it
+    return f"""<html><head><title>Council budget</title>
+<script type="application/ld+json">{data}</script></head><body>
+<nav><a href="/">Home</a></nav><article><h1>Council budget</h1>{shown}</article>
+<aside><p>Most read: a long list of other stories that readers of this site liked.</p></aside>
+</body></html>"""
+
+
+_STORY = [
+    f"Paragraph {n} of the budget story says what the council decided about item {n}, "
+    f"who voted for it, what it will cost the town's {n * 1000} households next year."
+    for n in range(1, 8)
+]
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "\n".join(_STORY),  # text, a paragraph a line
+        "".join(f"<p>{p}</p>" for p in _STORY) + "<script>alert(1)</script>",  # markup
+    ],
+)
+def test_a_declared_body_the_page_does_not_show_is_taken(declared: str) -> None:
+    # The page fills its story in with a script: the markup holds other text (here a
+    # notice, long enough for the extractor to take it), the JSON-LD the whole story.
+    # What the page declares is the article.
+    notice = "".join(
+        f"<p>Notice {n}: this edition of the site is read with our app, where readers find "
+        f"the stories of the day, the weather and the tide tables of the coast.</p>"
+        for n in range(3)
+    )
+    assert "Notice 1" in page_text(_declaring_page(notice, ""))  # (without the JSON-LD)
+    text = page_text(_declaring_page(notice, declared))
+    assert text.split("\n\n") == _STORY
+    page = article_from_html(_declaring_page(notice, declared), "u")
+    entry, _ = to_entry(page, datetime(2026, 1, 1, tzinfo=UTC))
+    assert "alert" not in entry.content_html and "<script" not in entry.content_html
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        " ".join(_STORY[:2]),  # a teaser: under 100 words, not evidence
+        "\n".join(_STORY[:5]),  # most of it shown: the extraction is kept (its structure)
+    ],
+)
+def test_a_declared_body_the_page_shows_leaves_the_extraction(declared: str) -> None:
+    shown = "".join(f"<p>{paragraph}</p>" for paragraph in _STORY)
+    text = page_text(_declaring_page(shown, declared))
+    assert text.split("\n\n") == _STORY
+
+
 @pytest.mark.parametrize(
     ("shown", "description"),
     [

@@ -11,7 +11,8 @@ lead-ins, photo credits); the end of the body from a heading that announces othe
 ("Related stories", "Weitere Themen") in its last third; the short blocks that end it
 asking readers to subscribe, follow or support, or stating rights. A lead it leaves out
 (an intro above the story's container, which the page's description repeats) is put
-back in front. With these, snippet F1 0.943. When it finds nothing, a small heuristic
+back in front; a body the page declares (JSON-LD ``articleBody``) that the extraction
+mostly misses replaces it. With these, snippet F1 0.944. When it finds nothing, a small heuristic
 takes over. Nothing here raises on bad input: a page that cannot be read gives an
 ``Article`` without content.
 
@@ -160,12 +161,14 @@ def article_from_html(html: str, origin: str, url: str = "") -> Article:
     try:
         root = _parse(html, _DEEP_UTF8)
         # An empty page still gets its link (the url) and a warning-free Article.
-        article, leads = _metadata(lxml.html.Element("html") if root is None else root, origin, url)
+        article, leads, declared = _metadata(
+            lxml.html.Element("html") if root is None else root, origin, url
+        )
         if root is not None and _TOO_DEEP(root):
             root = _parse(html)  # rare: cut at depth 256 for the extractor, see _DEEP_UTF8
     except Exception as exc:  # a parser's failure must not end a whole publish run
         return Article(origin=origin, warnings=[f"page not parsed: {type(exc).__name__}"])
-    article.content_html = _content_html(html, url, root, article.title, leads)
+    article.content_html = _content_html(html, url, root, article.title, leads, declared)
     return article
 
 
@@ -192,10 +195,11 @@ def _parse(html: str, parser: etree.HTMLParser = _UTF8) -> lxml.html.HtmlElement
         return None
 
 
-def _metadata(root: lxml.html.HtmlElement, origin: str, url: str) -> tuple[Article, list[str]]:
+def _metadata(root: lxml.html.HtmlElement, origin: str, url: str) -> tuple[Article, list[str], str]:
     """What the page declares about itself: JSON-LD (every object, articles first),
-    microdata, Open Graph and other meta tags, ``rel=author`` links, ``<time>``; and the
-    descriptions it declares (meta tags, JSON-LD), which may be its lead (``_lead``)."""
+    microdata, Open Graph and other meta tags, ``rel=author`` links, ``<time>``; the
+    descriptions it declares (meta tags, JSON-LD), which may be its lead (``_lead``);
+    and the longest text it declares as an article's body (JSON-LD ``articleBody``)."""
     objects = _json_ld(root)
     ld = objects[0] if objects and _is_article(objects[0]) else {}
     metas = _meta_index(root)
@@ -230,7 +234,9 @@ def _metadata(root: lxml.html.HtmlElement, origin: str, url: str) -> tuple[Artic
         (_text(o.get("description")) for o in objects if _is_article(o)),
     )
     leads = list(dict.fromkeys(" ".join(_unescape(d).split()) for d in descriptions if d))
-    return article, leads
+    bodies = (o.get("articleBody") for o in objects if _is_article(o))
+    declared = max((b for b in bodies if isinstance(b, str)), key=len, default="")
+    return article, leads, declared
 
 
 # Meta tags that carry the published date, in the order they are believed.
@@ -641,9 +647,12 @@ def _content_html(
     root: lxml.html.HtmlElement | None,
     title: str = "",
     leads: Iterable[str] = (),
+    declared: str = "",
 ) -> str:
     """The main content as HTML: the extractor's, else the heuristic's, else ``""``;
-    without the ``title``, which readers show already.
+    without the ``title``, which readers show already. The body the page ``declared``
+    (JSON-LD ``articleBody``) replaces the extractor's when that holds little of it: the
+    extractor took another block, or the text is filled in by a script.
 
     ``root`` is ``html`` parsed (``None`` if unparsable); it is cut and changed here.
     """
@@ -652,6 +661,8 @@ def _content_html(
     try:
         base = _base_url(root, url)
         found = _extracted_html(root, base, title, leads)
+        if declared and _missed(found, declared):
+            found = _tidy(_declared_html(declared), base, title) or found
         if not found:
             # The tree has lost its banners by now: the heuristic reads the page as it
             # came. A rare path.
@@ -659,6 +670,41 @@ def _content_html(
         return found
     except Exception:  # an unforeseen parser failure costs the body, not the run
         return ""
+
+
+_WORD = re.compile(r"\w+")
+_DECLARED_WORDS = 100  # an articleBody shorter than this may be a teaser
+_DECLARED_HELD = 0.3  # the share of its words an extraction that found it holds at least
+
+
+def _missed(found: str, declared: str) -> bool:
+    """Whether the extracted ``found`` (HTML) holds little of the body the page declares:
+    under 30 % of its words, when it declares 100 or more. On the trafilatura evaluation
+    set, 49 pages declare one that long; the extraction holds 49 % of one, 60 % of
+    another, over 80 % of the rest."""
+    words = _WORD.findall(declared.lower())
+    if len(words) < _DECLARED_WORDS:
+        return False
+    held = set(_WORD.findall(html.unescape(_TAGS.sub(" ", found)).lower()))
+    return sum(word in held for word in words) < _DECLARED_HELD * len(words)
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def _declared_html(declared: str) -> str:
+    """A declared ``articleBody`` as HTML: as it is when it is markup, else a paragraph
+    per line."""
+    if _TAGS.search(declared) and re.search(r"(?i)</?(p|br|div|h[1-6]|ul|li)\b", declared):
+        try:
+            body = lxml.html.fragment_fromstring(declared, create_parent="div")
+        except (etree.ParserError, ValueError):  # no markup after all: "<3 <"
+            return ""
+        for element in list(body.iter(*_DROP)):
+            element.drop_tree()  # (sanitize drops their tags, but not their text)
+        return etree.tostring(body, encoding="unicode")
+    lines = (" ".join(line.split()) for line in html.unescape(declared).splitlines())
+    return "".join(f"<p>{escape(line)}</p>" for line in lines if line)
 
 
 def _extracted_html(
