@@ -296,6 +296,27 @@ _STORY = [
 ]
 
 
+_PLAYER = """<div class="player"><video src="/v.mp4"></video>
+<div role="button" aria-label="Play">Play Video</div><div role="slider">Progress: 0%</div>
+<div role="dialog"><p>Closed Caption Settings</p><p>Captions will look like this</p></div>
+<div aria-hidden="true"><span>Current Time 0:00</span> / <span>Duration 0:00</span></div>
+</div>"""
+
+
+def test_a_video_players_controls_are_no_text() -> None:
+    shown = _PLAYER + "".join(f"<p>{paragraph}</p>" for paragraph in _STORY)
+    text = page_text(_declaring_page(shown, ""))
+    assert text.split("\n\n") == _STORY
+
+
+def test_a_page_hidden_behind_its_modal_is_still_read() -> None:
+    # While a dialog is open, sites mark the rest of the page aria-hidden: that is the
+    # page, not a part of it to drop.
+    story = "".join(f"<p>{paragraph}</p>" for paragraph in _STORY)
+    page = _declaring_page(f"<div aria-hidden='true'>{story}</div>", "")
+    assert page_text(page).split("\n\n") == _STORY
+
+
 @pytest.mark.parametrize(
     "declared",
     [
