@@ -513,8 +513,8 @@ def test_closing_fetch_many_does_not_wait_out_a_crawl_delay(httpserver: HTTPServ
 def test_a_long_crawl_delay_leaves_pages_for_later_runs(
     tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fetch_module, "SPACING_BUDGET", 1.5)  # 60 s in a real run
-    _serve_robots(httpserver, "User-agent: *\nCrawl-delay: 1\n")
+    monkeypatch.setattr(fetch_module, "SPACING_BUDGET", 0.6)  # 60 s in a real run
+    _serve_robots(httpserver, "User-agent: *\nCrawl-delay: 0.4\n")
     httpserver.expect_request("/news").respond_with_data(
         _listing(*(f"/p{i}" for i in range(5))), content_type=HTML
     )
