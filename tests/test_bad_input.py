@@ -421,6 +421,18 @@ def test_seed_deleted_mid_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "Gone soon" not in atom_titles(outcome.atom)
 
 
+def _publish_stops_at_folder(project: Path, where: str, reason: str) -> None:
+    """``publish`` stops with one line naming the folder ``where`` and writes nothing."""
+    before = snapshot(project / "feeds")
+    result = invoke(["publish", "-c", str(project / "config.toml")])
+    assert result.exit_code == 1, result.stderr
+    assert stderr_lines(result.stderr)[-1] == (
+        f"error: {where}: cannot be listed ({reason}); nothing published,"
+        " so that its seeds stay in the feeds"
+    )
+    assert snapshot(project / "feeds") == before
+
+
 @pytest.fixture
 def refuse_listing(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], None]]:
     """Make folders unlistable (``os.scandir`` refused)."""
@@ -439,13 +451,7 @@ def test_a_folder_of_seeds_that_cannot_be_listed_stops_the_run(
     before = snapshot(tmp_path / "feeds")
     refuse_listing(tmp_path / "seeds" / "locked")
     where = f"{os.path.realpath(tmp_path / 'seeds')}/locked/"
-    result = invoke(["publish", "-c", str(config)])
-    assert result.exit_code == 1, result.stderr
-    assert stderr_lines(result.stderr)[-1] == (
-        f"error: {where}: cannot be listed (permission denied); nothing published,"
-        " so that its seeds stay in the feeds"
-    )
-    assert snapshot(tmp_path / "feeds") == before
+    _publish_stops_at_folder(tmp_path, where, "permission denied")
     # check goes on (it writes nothing), names the folder and exits 3: not all checked.
     result = invoke(["check", "-c", str(config)])
     assert result.exit_code == 3, result.stderr
@@ -508,7 +514,6 @@ def test_the_seeds_folder_moved_away_mid_walk_stops_the_run(
     # subfolders no longer answer, and that says nothing about whether they are gone.
     config = make_project(tmp_path, {**GOOD, "sub/deep.txt": seed_text("Deep")})
     publish_config(config)
-    before = snapshot(tmp_path / "feeds")
     seeds = os.path.realpath(tmp_path / "seeds")
     real_scandir = os.scandir
 
@@ -521,13 +526,7 @@ def test_the_seeds_folder_moved_away_mid_walk_stops_the_run(
         return contextlib.nullcontext(entries)
 
     monkeypatch.setattr(os, "scandir", listed_then_moved)
-    result = invoke(["publish", "-c", str(config)])
-    assert result.exit_code == 1, result.stderr
-    assert stderr_lines(result.stderr)[-1] == (
-        f"error: {seeds}/: cannot be listed (moved, removed or replaced during the run);"
-        " nothing published, so that its seeds stay in the feeds"
-    )
-    assert snapshot(tmp_path / "feeds") == before
+    _publish_stops_at_folder(tmp_path, f"{seeds}/", "moved, removed or replaced during the run")
     monkeypatch.undo()
     os.rename(f"{seeds}-moved", seeds)
     again = publish_config(config)
@@ -621,13 +620,8 @@ def test_an_unlistable_folder_with_an_unprintable_name_is_known_by_its_seeds(
     config = make_project(tmp_path, {**GOOD, "new\nline/a.txt": seed_text("Odd one")})
     assert "Odd one" in atom_titles(publish_config(config).atom)
     refuse_listing(tmp_path / "seeds" / "new\nline")
-    result = invoke(["publish", "-c", str(config)])
-    assert result.exit_code == 1
     where = f"{os.path.realpath(tmp_path / 'seeds')}/new\\x0aline/"
-    assert stderr_lines(result.stderr)[-1] == (
-        f"error: {where}: cannot be listed (permission denied); nothing published,"
-        " so that its seeds stay in the feeds"
-    )
+    _publish_stops_at_folder(tmp_path, where, "permission denied")
 
 
 def test_names_of_seeds_that_are_no_files_are_said(tmp_path: Path) -> None:
